@@ -1,0 +1,21 @@
+"""Helpers shared by CLI subcommands: fail with one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+
+class CliError(Exception):
+    """An unusable input (file missing, invalid scene...): exit non-zero with one line."""
+
+
+def die(message: str, code: int = 2) -> NoReturn:
+    print(f"apeiria: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def print_json(obj: Any, pretty: bool = False) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2 if pretty else None, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,1 @@
+"""RGB-D perception: simulated sensors and the streaming object-map pipeline."""
