@@ -16,7 +16,7 @@ stamp_set() { mkdir -p "$STAMPS"; echo "$2" > "$STAMPS/$1"; }
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 # 1. Debian packages --------------------------------------------------------------
-APT_PKGS=$(grep -vE '^\s*(#|$)' requirements/apt.txt | tr '\n' ' ')
+APT_PKGS=$(sed 's/#.*//' requirements/apt.txt | tr -s ' \n' ' ')
 missing=$(for p in $APT_PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done)
 if [ -n "$missing" ]; then
   say "apt: installing $missing"
