@@ -1,6 +1,19 @@
-"""Neuro-symbolic programs: DSL grammar, relations, concept matching, executor, traces."""
+"""Neuro-symbolic programs: DSL grammar, relations, concept matching, executor, traces.
 
+    from apeiria_model.programs import parse_program, Executor
+    result = Executor().execute(parse_program("relate(filter(scene(), mug), filter(scene(), desk), on)"), scene)
+    result.value  # [1, 2]
+"""
+
+from apeiria_model.programs.concepts import ConceptMatcher, LexicalConceptMatcher, split_concept
 from apeiria_model.programs.errors import ProgramExecutionError, ProgramSyntaxError
+from apeiria_model.programs.executor import Evidence, ExecStep, ExecutionResult, Executor
 from apeiria_model.programs.grammar import parse_program
+from apeiria_model.programs.relations import (RELATION_ALIASES, SUPERLATIVES, canonical_relation,
+                                              canonical_superlative, parse_superlative_phrase)
 
-__all__ = ["parse_program", "ProgramSyntaxError", "ProgramExecutionError"]
+__all__ = [
+    "parse_program", "ProgramSyntaxError", "ProgramExecutionError", "Executor", "ExecutionResult", "ExecStep",
+    "Evidence", "ConceptMatcher", "LexicalConceptMatcher", "split_concept", "RELATION_ALIASES", "SUPERLATIVES",
+    "canonical_relation", "canonical_superlative", "parse_superlative_phrase",
+]
