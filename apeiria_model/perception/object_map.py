@@ -1,0 +1,395 @@
+"""Persistent object map: per-frame segments fused into objects with stable IDs.
+
+Each object keeps a bounded voxel grid of its surface points (centroid, colour sum,
+hit count per voxel), class votes, a running mean feature and bookkeeping for
+staleness. A new segment joins the object whose voxels it overlaps most (or whose box
+it overlaps by IoU), label permitting; a segment overlapping several objects merges
+them into the oldest (lowest ID). IDs are never reused. An object that should have
+been seen (projects into the image, not occluded) but was not, for ``stale_frames``
+frames in a row, is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from apeiria_model.perception.colors import color_name
+from apeiria_model.perception.frame import RGBDFrame
+from apeiria_model.perception.projection import point_to_pixel
+from apeiria_model.perception.segment import Segment
+from apeiria_model.scene.geometry import pairwise_iou
+from apeiria_model.scene.model import Scene, SceneObject
+
+MAP_FORMAT_VERSION = 1
+_OFF = 1 << 20  # voxel index offset so keys pack into one non-negative int64
+
+
+class MapFormatError(ValueError):
+    """A saved map file that cannot be loaded (names the bad field)."""
+
+
+@dataclass
+class MapConfig:
+    voxel_size: float = 0.04            # metres; surface points are kept one per voxel
+    max_voxels_per_object: int = 3000   # bound on memory per object (keeps the most-hit)
+    min_voxel_overlap: float = 0.25     # share of a segment's voxels already in an object
+    min_box_iou: float = 0.3            # or box IoU with it, to associate
+    conflict_confidence: float = 0.6    # two confident, different labels never associate...
+    conflict_overlap: float = 0.6       # ...unless the voxel overlap is at least this
+    stale_frames: int = 8               # in view but unseen this many frames in a row: drop
+    visibility_margin: float = 0.10     # metres; occlusion test slack for the stale check
+    min_observations: int = 2           # frames an object needs before it is published
+    floor_height: float = 0.0           # world z of the floor (boxes near it reach down to it)
+    floor_snap: float = 0.10            # bottoms closer than this to the floor snap to it
+    min_points: int = 5                 # segments with fewer points are ignored
+
+
+def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
+    q = np.floor(points / voxel).astype(np.int64) + _OFF
+    return (q[:, 0] << 42) | (q[:, 1] << 21) | q[:, 2]
+
+
+@dataclass
+class MapObject:
+    """One fused object (internal state; ``to_scene`` turns it into a SceneObject)."""
+
+    id: int
+    keys: np.ndarray                  # int64 [K] voxel keys, sorted
+    point_sum: np.ndarray             # float64 [K, 3]
+    color_sum: np.ndarray             # float64 [K, 3]
+    hits: np.ndarray                  # int64 [K]
+    votes: dict[str, float] = field(default_factory=dict)
+    feature_sum: np.ndarray | None = None
+    feature_count: int = 0
+    observations: int = 0
+    first_seen: int = 0
+    last_seen: int = 0
+    missed: int = 0
+    _box: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    # -- fusion ----------------------------------------------------------------------
+    def add_points(self, keys: np.ndarray, points: np.ndarray, colors: np.ndarray, cap: int) -> None:
+        all_keys = np.concatenate([self.keys, keys])
+        uniq, inv = np.unique(all_keys, return_inverse=True)
+        n = len(uniq)
+        ps = np.zeros((n, 3))
+        cs = np.zeros((n, 3))
+        hs = np.zeros(n, np.int64)
+        k0 = len(self.keys)
+        np.add.at(ps, inv[:k0], self.point_sum)
+        np.add.at(cs, inv[:k0], self.color_sum)
+        np.add.at(hs, inv[:k0], self.hits)
+        new_inv = inv[k0:]
+        for d in range(3):
+            ps[:, d] += np.bincount(new_inv, weights=points[:, d], minlength=n)
+            cs[:, d] += np.bincount(new_inv, weights=colors[:, d], minlength=n)
+        hs += np.bincount(new_inv, minlength=n)
+        if n > cap:  # keep the most-observed voxels: those are the real surface
+            keep = np.sort(np.argsort(-hs, kind="stable")[:cap])
+            uniq, ps, cs, hs = uniq[keep], ps[keep], cs[keep], hs[keep]
+        self.keys, self.point_sum, self.color_sum, self.hits = uniq, ps, cs, hs
+        self._box = None
+
+    def absorb(self, other: "MapObject", cap: int) -> None:
+        """Merge another object's evidence into this one (this keeps its ID)."""
+        all_keys = np.concatenate([self.keys, other.keys])
+        uniq, inv = np.unique(all_keys, return_inverse=True)
+        n = len(uniq)
+        ps, cs, hs = np.zeros((n, 3)), np.zeros((n, 3)), np.zeros(n, np.int64)
+        np.add.at(ps, inv, np.concatenate([self.point_sum, other.point_sum]))
+        np.add.at(cs, inv, np.concatenate([self.color_sum, other.color_sum]))
+        np.add.at(hs, inv, np.concatenate([self.hits, other.hits]))
+        if n > cap:
+            keep = np.sort(np.argsort(-hs, kind="stable")[:cap])
+            uniq, ps, cs, hs = uniq[keep], ps[keep], cs[keep], hs[keep]
+        self.keys, self.point_sum, self.color_sum, self.hits = uniq, ps, cs, hs
+        self._box = None
+        for k, v in other.votes.items():
+            self.votes[k] = self.votes.get(k, 0.0) + v
+        if other.feature_sum is not None:
+            self.feature_sum = other.feature_sum.copy() if self.feature_sum is None else self.feature_sum + other.feature_sum
+            self.feature_count += other.feature_count
+        self.observations += other.observations
+        self.first_seen = min(self.first_seen, other.first_seen)
+        self.last_seen = max(self.last_seen, other.last_seen)
+        self.missed = min(self.missed, other.missed)
+
+    # -- read-outs ---------------------------------------------------------------------
+    def centroids(self) -> np.ndarray:
+        return self.point_sum / self.hits[:, None]
+
+    def surface(self) -> np.ndarray:
+        """Voxel centroids, ignoring voxels hit once when the object has been seen often
+        (single hits are sensor noise or segmentation bleed)."""
+        pts = self.centroids()
+        if self.observations >= 3:
+            solid = self.hits >= 2
+            if solid.sum() >= max(8, 0.3 * len(pts)):
+                return pts[solid]
+        return pts
+
+    def box(self) -> tuple[np.ndarray, np.ndarray]:
+        """(min corner, max corner) of the surface, cached until the points change."""
+        if self._box is None:
+            pts = self.surface()
+            self._box = (pts.min(axis=0), pts.max(axis=0))
+        return self._box
+
+    def label(self) -> tuple[str, float | None]:
+        if not self.votes:
+            return "object", None
+        total = sum(self.votes.values())
+        name = max(self.votes, key=lambda k: (self.votes[k], k))
+        return name, (self.votes[name] / total if total > 0 else None)
+
+    def mean_rgb(self) -> np.ndarray:
+        return self.color_sum.sum(axis=0) / max(1, int(self.hits.sum()))
+
+    def feature(self) -> np.ndarray | None:
+        if self.feature_sum is None or self.feature_count == 0:
+            return None
+        return self.feature_sum / self.feature_count
+
+
+@dataclass
+class UpdateStats:
+    segments: int = 0
+    associated: int = 0
+    created: int = 0
+    merged: int = 0
+    removed: int = 0
+
+
+class ObjectMap:
+    def __init__(self, config: MapConfig | None = None):
+        self.config = config or MapConfig()
+        self.objects: dict[int, MapObject] = {}
+        self.next_id = 0
+        self.frame_index = 0
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    # -- association ---------------------------------------------------------------------
+    def _candidates(self, keys: np.ndarray, lo: np.ndarray, hi: np.ndarray, label: str | None,
+                    conf: float | None) -> list[tuple[float, int]]:
+        cfg = self.config
+        out = []
+        pad = cfg.voxel_size
+        for oid, obj in self.objects.items():
+            olo, ohi = obj.box()
+            if np.any(olo - pad > hi) or np.any(ohi + pad < lo):
+                continue  # boxes far apart: no overlap possible
+            overlap = float(np.isin(keys, obj.keys, assume_unique=True).mean())
+            iou = float(pairwise_iou([(lo + hi) / 2], [np.maximum(hi - lo, pad)],
+                                     [(olo + ohi) / 2], [np.maximum(ohi - olo, pad)])[0, 0])
+            if overlap < cfg.min_voxel_overlap and iou < cfg.min_box_iou:
+                continue
+            olabel, oconf = obj.label()
+            if (label is not None and conf is not None and conf >= cfg.conflict_confidence
+                    and obj.votes and oconf is not None and oconf >= cfg.conflict_confidence
+                    and olabel != label and overlap < cfg.conflict_overlap):
+                continue
+            out.append((overlap + iou, oid))
+        out.sort(reverse=True)
+        return out
+
+    def update(self, segments: list[Segment], frame: RGBDFrame | None = None) -> UpdateStats:
+        """Fuse one frame's segments. ``frame`` (validated) enables the stale check."""
+        cfg = self.config
+        self.frame_index += 1
+        stats = UpdateStats(segments=len(segments))
+        seen: set[int] = set()
+        for seg in segments:
+            pts = np.asarray(seg.points, dtype=np.float64)
+            if len(pts) < cfg.min_points or not np.all(np.isfinite(pts)):
+                continue
+            keys, first = np.unique(_voxel_keys(pts, cfg.voxel_size), return_index=True)
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+            cands = self._candidates(keys, lo, hi, seg.label, seg.confidence)
+            if cands:
+                target = self.objects[cands[0][1]]
+                # The segment spans several objects: they were pieces of one object.
+                for _, oid in cands[1:]:
+                    other = self.objects[oid]
+                    if self._same_label(target, other):
+                        keep, drop = (target, other) if target.id < other.id else (other, target)
+                        keep.absorb(drop, cfg.max_voxels_per_object)
+                        del self.objects[drop.id]
+                        seen.discard(drop.id)
+                        target = keep
+                        stats.merged += 1
+                stats.associated += 1
+            else:
+                target = MapObject(self.next_id, np.zeros(0, np.int64), np.zeros((0, 3)),
+                                   np.zeros((0, 3)), np.zeros(0, np.int64), first_seen=self.frame_index)
+                self.objects[target.id] = target
+                self.next_id += 1
+                stats.created += 1
+            target.add_points(_voxel_keys(pts, cfg.voxel_size), pts,
+                              np.asarray(seg.colors, dtype=np.float64).reshape(-1, 3),
+                              cfg.max_voxels_per_object)
+            if seg.label is not None:
+                w = 1.0 if seg.confidence is None else float(seg.confidence)
+                target.votes[seg.label] = target.votes.get(seg.label, 0.0) + w
+            if seg.features is not None:
+                f = np.asarray(seg.features, dtype=np.float64).ravel()
+                if target.feature_sum is None or target.feature_sum.shape != f.shape:
+                    target.feature_sum, target.feature_count = f.copy(), 1
+                else:
+                    target.feature_sum += f
+                    target.feature_count += 1
+            if target.id not in seen:
+                target.observations += 1
+                target._box = None  # surface() filtering depends on the observation count
+            target.last_seen = self.frame_index
+            target.missed = 0
+            seen.add(target.id)
+        if frame is not None:
+            stats.removed = self._age_unseen(frame, seen)
+        return stats
+
+    @staticmethod
+    def _same_label(a: MapObject, b: MapObject) -> bool:
+        if not a.votes or not b.votes:
+            return True
+        return a.label()[0] == b.label()[0]
+
+    def _age_unseen(self, frame: RGBDFrame, seen: set[int]) -> int:
+        cfg = self.config
+        intr = frame.intrinsics
+        removed = 0
+        for oid in list(self.objects):
+            if oid in seen:
+                continue
+            obj = self.objects[oid]
+            pts = obj.centroids()
+            if len(pts) > 64:
+                pts = pts[np.linspace(0, len(pts) - 1, 64).astype(int)]
+            u, v, z = point_to_pixel(pts, intr, frame.camera_to_world)
+            ok = (z > 0.1) & np.isfinite(u) & np.isfinite(v)
+            ok &= (u >= 0) & (u <= intr.width - 1) & (v >= 0) & (v <= intr.height - 1)
+            if ok.mean() < 0.5:
+                continue  # mostly out of view: no evidence either way
+            ui, vi = np.round(u[ok]).astype(int), np.round(v[ok]).astype(int)
+            d = frame.depth[vi, ui]
+            # Visible = the sensor saw something at or behind the object's surface.
+            visible = (d > 0) & (d > z[ok] - cfg.visibility_margin)
+            if visible.sum() < 0.5 * len(pts):
+                continue
+            obj.missed += 1
+            if obj.missed >= cfg.stale_frames:
+                del self.objects[oid]
+                removed += 1
+        return removed
+
+    # -- output ---------------------------------------------------------------------------
+    def published(self) -> list[MapObject]:
+        return [o for o in sorted(self.objects.values(), key=lambda o: o.id)
+                if o.observations >= self.config.min_observations]
+
+    def object_box(self, obj: MapObject) -> tuple[np.ndarray, np.ndarray]:
+        """(centre, size) with the bottom snapped to the floor when it nearly reaches it
+        (the underside of furniture is never visible)."""
+        cfg = self.config
+        lo, hi = obj.box()
+        lo = lo.copy()
+        if lo[2] - cfg.floor_height < cfg.floor_snap:
+            lo[2] = min(lo[2], cfg.floor_height)
+        size = np.maximum(hi - lo, cfg.voxel_size)  # one voxel thick at least: never degenerate
+        return (lo + hi) / 2.0, size
+
+    def to_scene(self, scene_id: str = "perceived", frame_id: str = "map") -> Scene:
+        objs = []
+        for o in self.published():
+            c, s = self.object_box(o)
+            label, conf = o.label()
+            score = conf if conf is not None else 1.0 - math.exp(-o.observations / 3.0)
+            feat = o.feature()
+            objs.append(SceneObject(
+                id=o.id, label=label, center=tuple(float(x) for x in c), size=tuple(float(x) for x in s),
+                color=color_name(o.mean_rgb()), score=float(score),
+                features=None if feat is None else tuple(float(x) for x in feat)))
+        return Scene(scene_id, tuple(objs), frame_id)
+
+    # -- persistence ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "apeiria-object-map", "version": MAP_FORMAT_VERSION,
+            "config": asdict(self.config), "next_id": self.next_id, "frame_index": self.frame_index,
+            "objects": [{
+                "id": o.id, "keys": o.keys.tolist(), "point_sum": o.point_sum.round(5).tolist(),
+                "color_sum": o.color_sum.round(2).tolist(), "hits": o.hits.tolist(),
+                "votes": o.votes,
+                "feature_sum": None if o.feature_sum is None else o.feature_sum.round(6).tolist(),
+                "feature_count": o.feature_count, "observations": o.observations,
+                "first_seen": o.first_seen, "last_seen": o.last_seen, "missed": o.missed,
+            } for o in sorted(self.objects.values(), key=lambda o: o.id)],
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Atomic write (temp file + rename): a crash never leaves half a map."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.to_dict(), f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> "ObjectMap":
+        if not isinstance(doc, dict) or doc.get("format") != "apeiria-object-map":
+            raise MapFormatError("not an apeiria object map (format field missing or wrong)")
+        if doc.get("version") != MAP_FORMAT_VERSION:
+            raise MapFormatError(f"version must be {MAP_FORMAT_VERSION}, got {doc.get('version')!r}")
+        known = {f.name for f in fields(MapConfig)}
+        cfg_doc = doc.get("config") or {}
+        if not isinstance(cfg_doc, dict):
+            raise MapFormatError("config must be an object")
+        m = cls(MapConfig(**{k: v for k, v in cfg_doc.items() if k in known}))
+        try:
+            m.next_id = int(doc["next_id"])
+            m.frame_index = int(doc.get("frame_index", 0))
+            for i, d in enumerate(doc["objects"]):
+                keys = np.asarray(d["keys"], np.int64)
+                ps = np.asarray(d["point_sum"], float).reshape(-1, 3)
+                cs = np.asarray(d["color_sum"], float).reshape(-1, 3)
+                hs = np.asarray(d["hits"], np.int64)
+                if not (len(keys) == len(ps) == len(cs) == len(hs)) or len(keys) == 0 or np.any(hs <= 0):
+                    raise MapFormatError(f"objects[{i}] voxel arrays are inconsistent or empty")
+                if not (np.all(np.isfinite(ps)) and np.all(np.isfinite(cs))):
+                    raise MapFormatError(f"objects[{i}] has non-finite values")
+                fs = d.get("feature_sum")
+                o = MapObject(int(d["id"]), keys, ps, cs, hs, {str(k): float(v) for k, v in d["votes"].items()},
+                              None if fs is None else np.asarray(fs, float), int(d["feature_count"]),
+                              int(d["observations"]), int(d["first_seen"]), int(d["last_seen"]), int(d["missed"]))
+                if o.id in m.objects or o.id >= m.next_id or o.id < 0:
+                    raise MapFormatError(f"objects[{i}].id {o.id} is duplicated or not below next_id")
+                m.objects[o.id] = o
+        except MapFormatError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise MapFormatError(f"malformed object map: {type(e).__name__}: {e}") from None
+        return m
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ObjectMap":
+        try:
+            doc = json.loads(Path(path).read_bytes())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise MapFormatError(f"not valid JSON: {e}") from None
+        return cls.from_dict(doc)

@@ -1,0 +1,205 @@
+"""Streaming perception: RGB-D frames in, a persistent object-centric Scene out.
+
+    pipeline = PerceptionPipeline.from_yaml("config/perception.yaml")
+    for frame in frames:
+        report = pipeline.process(frame)     # never raises on a bad frame
+    scene = pipeline.scene("kitchen")        # Scene JSON v1 objects, score + features
+
+Per frame: validate (projection.validate_frame) -> segment (geometric or learned) ->
+fuse into the ObjectMap. Bad frames (NaN pose, wrong sizes, no depth) come back as a
+FrameReport with ``error`` set; the map is untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from apeiria_model.perception.frame import RGBDFrame
+from apeiria_model.perception.object_map import MapConfig, ObjectMap
+from apeiria_model.perception.projection import DEFAULT_MAX_DEPTH, DEFAULT_MIN_DEPTH, FrameError, validate_frame
+from apeiria_model.perception.segment import Segmenter
+from apeiria_model.perception.segmenters.geometric import GeometricConfig, GeometricSegmenter
+from apeiria_model.scene.model import Scene
+
+SEGMENTERS = ("geometric", "learned")
+
+
+class ConfigError(ValueError):
+    """A perception config file with an unknown key or a bad value (names the key)."""
+
+
+@dataclass
+class LearnedConfig:
+    runtime: str = "onnx"                 # onnx | tensorrt | torch
+    weights: str | None = None            # safetensors (torch runtime); None = shipped asset
+    onnx: str | None = None               # ONNX file (onnx / tensorrt); None = shipped asset
+    providers: list[str] | None = None    # ONNX Runtime providers in order; None = TensorRT, CUDA, CPU
+    trt_cache_dir: str | None = None      # engine cache; None = ~/.cache/apeiria/tensorrt
+    fp16: bool = False                    # TensorRT half precision
+    drop_background: float = 0.5          # drop segments classified background at this confidence
+
+
+@dataclass
+class PerceptionConfig:
+    segmenter: str = "geometric"
+    min_depth: float = DEFAULT_MIN_DEPTH
+    max_depth: float = DEFAULT_MAX_DEPTH
+    geometric: GeometricConfig = field(default_factory=GeometricConfig)
+    learned: LearnedConfig = field(default_factory=LearnedConfig)
+    map: MapConfig = field(default_factory=MapConfig)
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> "PerceptionConfig":
+        if doc is None:
+            return cls()
+        return _build(cls, doc, "")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "PerceptionConfig":
+        import yaml
+        try:
+            doc = yaml.safe_load(Path(path).read_text())
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        try:
+            return cls.from_dict(doc)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _build(cls, doc: Any, prefix: str):
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{prefix or 'config'} must be a mapping, got {type(doc).__name__}")
+    kinds = {f.name: f for f in fields(cls)}
+    defaults = cls()
+    kw = {}
+    for key, value in doc.items():
+        path = f"{prefix}{key}"
+        if key not in kinds:
+            raise ConfigError(f"unknown key {path!r} (known: {sorted(kinds)})")
+        default = getattr(defaults, key)
+        if is_dataclass(default):
+            kw[key] = _build(type(default), value or {}, path + ".")
+            continue
+        if value is None or default is None:
+            kw[key] = value
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{path} must be true or false, got {value!r}")
+            kw[key] = value
+        elif isinstance(default, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{path} must be a number, got {value!r}")
+            if isinstance(default, int) and not isinstance(value, int):
+                raise ConfigError(f"{path} must be an integer, got {value!r}")
+            kw[key] = type(default)(value)
+        elif isinstance(default, str):
+            if not isinstance(value, str):
+                raise ConfigError(f"{path} must be a string, got {value!r}")
+            kw[key] = value
+        else:
+            kw[key] = value
+    obj = cls(**kw)
+    if cls is PerceptionConfig:
+        if obj.segmenter not in SEGMENTERS:
+            raise ConfigError(f"segmenter must be one of {SEGMENTERS}, got {obj.segmenter!r}")
+        if not (0 <= obj.min_depth < obj.max_depth):
+            raise ConfigError(f"need 0 <= min_depth < max_depth, got {obj.min_depth}, {obj.max_depth}")
+    if cls is MapConfig and obj.voxel_size <= 0:
+        raise ConfigError(f"{prefix}voxel_size must be > 0")
+    if cls is GeometricConfig and obj.grid_width < 8:
+        raise ConfigError(f"{prefix}grid_width must be >= 8")
+    return obj
+
+
+@dataclass
+class FrameReport:
+    frame_index: int
+    ok: bool
+    error: str | None = None
+    segments: int = 0
+    objects: int = 0            # objects in the map (published or not)
+    published: int = 0          # objects in scene()
+    created: int = 0
+    merged: int = 0
+    removed: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_segmenter(config: PerceptionConfig) -> Segmenter:
+    geo = GeometricSegmenter(config.geometric)
+    if config.segmenter == "geometric":
+        return geo
+    from apeiria_model.perception.segmenters.learned import LearnedSegmenter, load_classifier
+    lc = config.learned
+    clf = load_classifier(lc.runtime, lc.weights, lc.onnx, lc.providers, lc.trt_cache_dir, lc.fp16)
+    return LearnedSegmenter(clf, geo, drop_background=lc.drop_background, floor_height=config.map.floor_height)
+
+
+class PerceptionPipeline:
+    def __init__(self, segmenter: Segmenter | str | None = None, config: PerceptionConfig | None = None):
+        self.config = config or PerceptionConfig()
+        if isinstance(segmenter, str):
+            if segmenter not in SEGMENTERS:
+                raise ConfigError(f"segmenter must be one of {SEGMENTERS}, got {segmenter!r}")
+            self.config.segmenter = segmenter
+            segmenter = None
+        self.segmenter = segmenter if segmenter is not None else build_segmenter(self.config)
+        self.map = ObjectMap(self.config.map)
+        self.frames = 0
+        self.reports: list[FrameReport] = []
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, segmenter: str | None = None) -> "PerceptionPipeline":
+        return cls(segmenter, PerceptionConfig.from_yaml(path))
+
+    def process(self, frame: RGBDFrame) -> FrameReport:
+        """Fuse one frame. Never raises for bad input: the report carries the error."""
+        self.frames += 1
+        rep = FrameReport(frame_index=self.frames, ok=False)
+        t0 = time.perf_counter()
+        try:
+            f = validate_frame(frame, self.config.min_depth, self.config.max_depth)
+        except FrameError as e:
+            rep.error = str(e)
+            rep.objects = len(self.map)
+            rep.timings_ms["total"] = (time.perf_counter() - t0) * 1e3
+            self.reports.append(rep)
+            return rep
+        t1 = time.perf_counter()
+        segments = self.segmenter.segment(f)
+        t2 = time.perf_counter()
+        stats = self.map.update(segments, f)
+        t3 = time.perf_counter()
+        rep.ok = True
+        rep.segments = len(segments)
+        rep.objects = len(self.map)
+        rep.published = len(self.map.published())
+        rep.created, rep.merged, rep.removed = stats.created, stats.merged, stats.removed
+        rep.timings_ms = {"validate": (t1 - t0) * 1e3, "segment": (t2 - t1) * 1e3,
+                          "fuse": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
+        self.reports.append(rep)
+        return rep
+
+    def scene(self, scene_id: str = "perceived", frame_id: str = "map") -> Scene:
+        return self.map.to_scene(scene_id, frame_id)
+
+    def reset(self) -> None:
+        self.map = ObjectMap(self.config.map)
+        self.frames = 0
+        self.reports = []
+
+    def save_map(self, path: str | Path) -> None:
+        self.map.save(path)
+
+    def load_map(self, path: str | Path) -> None:
+        self.map = ObjectMap.load(path)
