@@ -455,9 +455,9 @@ class _Parser:
                         self.i = after  # "the desk with a lamp on"
                         rel = lx.INVERSE_RELATION.get(r[1], "near")
                 elif self.accept("on", "top") or self.accept("on", "it"):
-                    rel = "under"
+                    rel = "below"
                 if phrase[-1] in ("holds", "holding", "supporting", "supports") and rel == "near":
-                    rel = "under"
+                    rel = "below"
                 if phrase[-1] in ("containing", "contains") and rel == "near":
                     rel = "near"
                 constraints.append(_Constraint("exclude_rel" if (negated or phrase == ("without",)) else "rel",

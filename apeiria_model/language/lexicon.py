@@ -28,8 +28,8 @@ _REL = {
     "on": ["on", "on top of", "onto", "atop", "upon", "on the top of", "at the top of", "over the top of",
            "on the surface of", "sitting on", "resting on", "lying on", "placed on", "standing on", "laying on",
            "mounted on", "hanging on", "attached to", "sits on", "rests on", "lies on", "stands on"],
-    "under": ["under", "underneath", "beneath", "below", "under the", "down under", "at the bottom of",
-              "lower than"],
+    "under": ["under", "underneath", "under the", "down under", "at the bottom of", "underneath of"],
+    "below": ["below", "beneath", "lower than", "down below"],
     "above": ["above", "over", "higher than", "hanging above", "hanging over", "up above"],
     "left": ["left of", "to the left of", "on the left of", "on the left side of", "at the left of",
              "at the left side of", "to the left side of", "left side of", "on the left hand side of",
@@ -70,9 +70,11 @@ for _phrase in sorted(RELATION_PHRASES, key=len, reverse=True):
 MAX_RELATION_LEN = max(len(p) for p in RELATION_PHRASES)
 
 # "the nightstand with the lamp on it": the target is the anchor of the relation.
+# Only "inside" has no inverse in the executor ("contains"): "the box with a book in it"
+# falls back to near, the closest relation it has.
 INVERSE_RELATION = {
-    "on": "under", "under": "on", "above": "below", "below": "above", "inside": "contains",
-    "contains": "inside", "left": "right", "right": "left", "front": "behind", "behind": "front",
+    "on": "below", "under": "above", "above": "below", "below": "above", "inside": "near",
+    "left": "right", "right": "left", "front": "behind", "behind": "front",
     "near": "near", "far": "far", "next_to": "next_to",
 }
 
