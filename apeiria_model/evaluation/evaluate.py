@@ -271,13 +271,14 @@ class EvalReport:
     skipped: list[str] = field(default_factory=list)
     thresholds: tuple[float, ...] = M.IOU_THRESHOLDS
     dataset: str = ""
+    warmup_calls: int = 0
 
     def summary(self) -> dict[str, Any]:
         return summarize(self.records, self.thresholds)
 
     def to_dict(self, include_queries: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {"reasoner": self.reasoner, "dataset": self.dataset,
-                             "iou_thresholds": list(self.thresholds)}
+                             "iou_thresholds": list(self.thresholds), "warmup_calls": self.warmup_calls}
         d.update(_round(self.summary()))
         d["n_skipped"] = len(self.skipped)
         d["skipped"] = self.skipped[:100]  # why, for the first few; the count is exact
@@ -297,8 +298,11 @@ def _progress(items: Sequence, enabled: bool, description: str):
 
 def evaluate(reasoner, samples: Sequence[GroundingSample], scenes: dict[str, Scene], progress: bool = True,
              on_missing: str = "error", class_of: ClassOf = default_class_of, dataset: str = "",
-             thresholds: Sequence[float] = M.IOU_THRESHOLDS) -> EvalReport:
+             thresholds: Sequence[float] = M.IOU_THRESHOLDS, warmup: int = 1) -> EvalReport:
     """Ground every sample with ``reasoner`` and score the answers.
+
+    ``warmup``: untimed calls on the first sample before measuring, so lazy model
+    loading does not land in the latency percentiles (0 to time everything).
 
     ``on_missing``: "error" raises :class:`EvaluationError` when a sample's scene or
     gold id is missing; "skip" leaves such samples out and lists them in the report.
@@ -314,6 +318,11 @@ def evaluate(reasoner, samples: Sequence[GroundingSample], scenes: dict[str, Sce
     bad = {sid for sid, _ in problems}
     todo = annotate_samples([s for s in samples if s.sample_id not in bad], scenes, class_of)
     name = str(getattr(reasoner, "name", type(reasoner).__name__))
+    for sample in todo[:1] * max(0, warmup):
+        try:
+            reasoner.ground(sample.instruction, scenes[sample.scene_id])
+        except Exception:  # noqa: BLE001 - the timed call below records the failure
+            pass
     records = []
     for sample in _progress(todo, progress, f"eval {name}"):
         scene = scenes[sample.scene_id]
@@ -327,4 +336,5 @@ def evaluate(reasoner, samples: Sequence[GroundingSample], scenes: dict[str, Sce
             result = GroundingResult(sample.instruction, STATUS_ERROR, name,
                                      message=f"reasoner returned {type(result).__name__}, not GroundingResult")
         records.append(score_query(sample, scene, result, latency, thresholds))
-    return EvalReport(name, records, [f"{sid}: {why}" for sid, why in problems], tuple(thresholds), dataset)
+    return EvalReport(name, records, [f"{sid}: {why}" for sid, why in problems], tuple(thresholds), dataset,
+                      max(0, warmup) if todo else 0)
