@@ -1,0 +1,76 @@
+"""Navigation goal for a grounded object: where a robot should stand to face it.
+
+Pure numpy (no ROS). Candidate directions around the target's footprint are tried;
+along each, the first spot at >= ``standoff`` from the target's footprint where a disc
+of ``robot_radius`` overlaps no other object's footprint wins. The closest such spot
+is chosen, preferring the side the target faces, then the observer's side. The pose
+lies on the floor (z = 0) with its heading towards the target centre.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from apeiria_model.scene.model import Scene, SceneObject
+
+
+@dataclass(frozen=True)
+class ApproachPose:
+    x: float
+    y: float
+    yaw: float
+    distance: float  # from the target's footprint edge
+
+
+def _disc_hits_box(p: np.ndarray, radius: float, o: SceneObject) -> bool:
+    lo, hi = o.min_corner[:2], o.max_corner[:2]
+    nearest = np.clip(p, lo, hi)
+    return float(np.linalg.norm(p - nearest)) < radius
+
+
+def _footprint_exit(o: SceneObject, d: np.ndarray) -> float:
+    """Distance from the centre to the footprint edge along unit direction d."""
+    half = o.s[:2] / 2.0
+    with np.errstate(divide="ignore"):
+        t = np.where(np.abs(d) > 1e-9, half / np.abs(d), np.inf)
+    return float(np.min(t))
+
+
+def approach_pose(scene: Scene, target_id: int, standoff: float = 0.6, robot_radius: float = 0.3,
+                  max_extra: float = 2.0, step: float = 0.05, directions: int = 16,
+                  obstacle_max_bottom: float = 1.8) -> ApproachPose | None:
+    """None when no free spot exists within ``standoff + max_extra`` on any side."""
+    target = scene.get(target_id)
+    c = target.c[:2]
+    obstacles = [o for o in scene.objects if o.id != target_id and o.bottom < obstacle_max_bottom]
+    prefer = []
+    if target.front is not None:
+        prefer.append(np.asarray(target.front[:2], float))
+    vp = scene.default_viewpoint()
+    prefer.append(np.asarray(vp.position[:2], float) - c)
+    best: tuple[float, float, ApproachPose] | None = None
+    for k in range(directions):
+        a = 2.0 * math.pi * k / directions
+        d = np.array([math.cos(a), math.sin(a)])
+        base = _footprint_exit(target, d) + standoff
+        t = base
+        while t <= base + max_extra + 1e-9:
+            p = c + d * t
+            if not any(_disc_hits_box(p, robot_radius, o) for o in obstacles):
+                # Preference: alignment with the target's facing, then with the observer.
+                pref = 0.0
+                for w, v in zip((1.0, 0.5), prefer):
+                    n = float(np.linalg.norm(v))
+                    if n > 1e-9:
+                        pref -= w * float(d @ (v / n))
+                cost = (round(t - base, 6), pref)
+                yaw = math.atan2(c[1] - p[1], c[0] - p[0])
+                cand = ApproachPose(float(p[0]), float(p[1]), yaw, float(t - _footprint_exit(target, d)))
+                if best is None or cost < best[:2]:
+                    best = (cost[0], cost[1], cand)
+                break
+            t += step
+    return None if best is None else best[2]

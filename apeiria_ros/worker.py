@@ -1,0 +1,87 @@
+"""A worker thread with a bounded queue: slow work (reasoning, perception) runs off the
+ROS executor so callbacks never starve. Two overflow policies:
+
+- "reject": ``submit`` returns False and the caller answers "busy" (requests are never
+  silently dropped);
+- "drop_oldest": the oldest queued item is discarded and counted (sensor frames: the
+  newest data matters most).
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Any, Callable
+
+
+class BoundedWorker:
+    def __init__(self, handler: Callable[[Any], None], maxsize: int, policy: str = "reject",
+                 on_error: Callable[[Any, BaseException], None] | None = None, name: str = "apeiria-worker"):
+        if policy not in ("reject", "drop_oldest"):
+            raise ValueError(f"policy must be 'reject' or 'drop_oldest', got {policy!r}")
+        self.handler, self.policy, self.on_error = handler, policy, on_error
+        self.maxsize = max(1, int(maxsize))
+        self._q: collections.deque = collections.deque()
+        self._cv = threading.Condition()
+        self._stop = False
+        self._busy = False
+        self.submitted = self.processed = self.rejected = self.dropped = self.failed = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, item: Any) -> bool:
+        """Queue ``item``; False (policy reject) when full. drop_oldest always accepts."""
+        with self._cv:
+            if self._stop:
+                return False
+            if len(self._q) >= self.maxsize:
+                if self.policy == "reject":
+                    self.rejected += 1
+                    return False
+                self._q.popleft()
+                self.dropped += 1
+            self._q.append(item)
+            self.submitted += 1
+            self._cv.notify()
+            return True
+
+    def resize(self, maxsize: int) -> None:
+        with self._cv:
+            self.maxsize = max(1, int(maxsize))
+
+    @property
+    def depth(self) -> int:
+        with self._cv:
+            return len(self._q) + (1 if self._busy else 0)
+
+    def stats(self) -> dict[str, int]:
+        with self._cv:
+            return {"submitted": self.submitted, "processed": self.processed, "rejected": self.rejected,
+                    "dropped": self.dropped, "failed": self.failed, "queued": len(self._q)}
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._q and not self._stop:
+                    self._cv.wait()
+                if self._stop and not self._q:
+                    return
+                item = self._q.popleft()
+                self._busy = True
+            try:
+                self.handler(item)
+            except BaseException as e:  # a bad item must not kill the worker
+                with self._cv:
+                    self.failed += 1
+                if self.on_error is not None:
+                    self.on_error(item, e)
+            finally:
+                with self._cv:
+                    self._busy = False
+                    self.processed += 1
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
+        self._thread.join(timeout)
