@@ -172,13 +172,17 @@ class Executor:
         return self._run(op, args, clean, scene, geom)
 
     def _run(self, op, args, inputs, scene, geom):
-        expected = {"filter": 1, "relate": 2, "relate_multi": 3, "relate_anchor": 2, "union": 2,
+        expected = {"scene": 0, "filter": 1, "relate": 2, "relate_multi": 3, "relate_anchor": 2, "union": 2,
                     "intersection": 2, "exclude": 2, "superlative": 1, "count": 1, "query": 1}
         if op not in expected:
             raise ProgramExecutionError(f"unknown operation {op!r}: expected one of {', '.join(OPS)}")
         if len(inputs) != expected[op]:
             raise ProgramExecutionError(f"{op} takes {expected[op]} input set(s), got {len(inputs)}")
         return getattr(self, "_op_" + op)(args, inputs, scene, geom)
+
+    def _op_scene(self, args, inputs, scene, geom):
+        # only reached through run_op: a bare ``scene()`` program has one trace step
+        return _sorted_ids(scene.ids), [], []
 
     def _op_filter(self, args, inputs, scene, geom):
         ids = inputs[0]
