@@ -206,7 +206,7 @@ class _Parser:
             return True
         if tok in lx.CLAUSE_MARKERS or tok in lx.CONJUNCTIONS or tok in lx.NEGATIONS:
             return True
-        if tok in ("with", "from", "of", "than", "except", "having", "or", "there", "are", "is", "was",
+        if tok in ("with", "from", "of", "than", "to", "at", "except", "having", "or", "there", "are", "is", "was",
                    "were", "which", "whose", "containing", "holding", "supporting", "if", "when", "as"):
             return True
         if tok in lx.COPULAS and tok not in lx.SUPERLATIVE_WORDS:
@@ -282,7 +282,9 @@ class _Parser:
                 head.append(w)
                 continue
             if head_start is not None and k > span[1] - 1:
-                # words after a scene label ("chair thing") are noise; keep plural info
+                # words after a scene label ("table wobbly") are not part of the name
+                if w not in lx.FILLER and w not in lx.GENERIC_HEADS:
+                    self.ignored.append(w)
                 continue
             if w in lx.ORDINALS and not is_last:
                 np_.rank = lx.ORDINALS[w]
@@ -568,8 +570,14 @@ class _Parser:
             if self.peek() in _PRONOUNS or self.peek() in _VIEWER_WORDS:
                 raise _Unparsed(f"could not tell what {self.peek()!r} refers to after '{' '.join(self.toks[start:start + n])}'")
             raise _Unparsed(f"relation '{' '.join(self.toks[start:start + n])}' has no object after it")
+        if len(anchor.head) == 1 and anchor.head[0] in _PRONOUNS and not anchor.words[:-1]:
+            raise _Unparsed(f"could not tell what {anchor.head[0]!r} refers to after "
+                            f"'{' '.join(self.toks[start:start + n])}'")
         if anchor.generic and not anchor.words and anchor.head == [] and anchor.superlative is None:
             raise _Unparsed(f"relation '{' '.join(self.toks[start:start + n])}' names no object")
+        if rel in ("inside", "near") and " ".join(anchor.head) in lx.ROOM_WORDS and \
+                " ".join(anchor.head) not in self.vocab and not anchor.superlative:
+            return True  # "every lamp in the room": the room is the whole scene
         constraints.append(_Constraint("exclude_rel" if negated else "rel", rel, (anchor,), joined_by_and=joined))
         return True
 
@@ -591,8 +599,13 @@ class _Parser:
 
 
 # --- program assembly ---------------------------------------------------------------------
-def _target_base(np_: _NP, extra_attrs: list[str]) -> ast.SetNode:
-    words = [a for a in extra_attrs if a not in np_.words] + np_.words
+def _target_words(np_: _NP, constraints: list[_Constraint]) -> list[str]:
+    """The target's concept words: NP words plus predicate attributes ("that is red")."""
+    extra = [c.relation for c in constraints if c.kind == "attr"]
+    return [a for a in dict.fromkeys(extra) if a not in np_.words] + np_.words
+
+
+def _target_base(words: list[str]) -> ast.SetNode:
     return ast.Scene() if not words else ast.Filter(ast.Scene(), " ".join(words))
 
 
@@ -622,8 +635,7 @@ def _apply(c: _Constraint, node: ast.SetNode, target: _NP, base: ast.SetNode) ->
 
 
 def _build(target: _NP, constraints: list[_Constraint]) -> ast.SetNode:
-    attrs = [c.relation for c in constraints if c.kind == "attr"]
-    base = _target_base(target, attrs)
+    base = _target_base(_target_words(target, constraints))
     # an ordinal / "from the left" after the head fills in the target's superlative
     sup_kind, rank, last = target.superlative, target.rank, target.last
     for c in constraints:
@@ -822,6 +834,7 @@ def _parse_tokens(p: _Parser) -> tuple[ast.Node, _NP, bool]:
     if not target.words and not constraints and target.superlative is None:
         raise _Unparsed("no object mentioned")
     node = _build(target, constraints)
+    target.words = _target_words(target, constraints)
     multi = (target.quantified or target.plural) and not isinstance(node, (ast.Superlative, ast.RelateAnchor))
     if mode == "count":
         return ast.Count(node), target, True

@@ -157,7 +157,7 @@ positioned standing sitting lying laying resting found kept set put hanging moun
 # Words that carry no meaning for grounding anywhere in an instruction.
 FILLER = frozenset("""
 please kindly just exactly also really very quite the a an of to there here currently now
-directly immediately somewhere thanks thank you ok okay hey robot can could would will
+directly immediately somewhere thanks thank you ok okay hey robot could would
 """.split())
 # Head words that mean "any object" -> scene() instead of a category filter.
 GENERIC_HEADS = frozenset("object objects thing things item items one ones something anything everything stuff what".split())
@@ -188,6 +188,10 @@ candle sculpture statue tower cart wheelchair crib cushion seat footstool reclin
 coffee dining side end kitchen office table tables person man woman dog cat printer copier
 fireplace mantel dishwasher washer dryer machine ladder case container package can tube
 """.split())
+
+# "in the room" / "in the kitchen": where the whole scene is, not an object to relate to
+ROOM_WORDS = frozenset("""room space scene area house home apartment flat kitchen bedroom bathroom hallway
+corridor hall lounge studio""".split())
 
 # Perspective phrases that switch the preceding relation to the anchor's frame.
 PERSPECTIVE_NOUNS = frozenset("perspective point view viewpoint side standpoint".split())

@@ -32,6 +32,11 @@ class TypoCorrector:
             return word
         if singularize(word) in self.known:
             return word
+        # one swapped pair of neighbours ("nxet" -> "next") scores low with difflib
+        for k in range(len(word) - 1):
+            swapped = word[:k] + word[k + 1] + word[k] + word[k + 2:]
+            if swapped in self.known:
+                return swapped
         # candidates of similar length only: cheaper, and avoids snapping to substrings
         pool = [w for w in self._sorted if abs(len(w) - len(word)) <= 2]
         best = difflib.get_close_matches(word, pool, n=1, cutoff=self.cutoff)

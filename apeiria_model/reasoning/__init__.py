@@ -11,7 +11,6 @@ import importlib
 
 from apeiria_model.reasoning.base import MAX_INSTRUCTION_CHARS, Reasoner
 from apeiria_model.reasoning.result import GroundingResult, StepReport, Target
-from apeiria_model.reasoning.symbolic import SymbolicReasoner
 
 REASONER_NAMES = ("symbolic", "neural", "hybrid")
 
@@ -20,11 +19,21 @@ class ReasonerUnavailableError(RuntimeError):
     """The requested reasoner cannot be built here (module missing, no trained model...)."""
 
 
+def __getattr__(name: str):
+    # Lazy: programs/trace.py imports reasoning.result, and the symbolic reasoner imports
+    # programs; importing it here eagerly would make that a circular import.
+    if name == "SymbolicReasoner":
+        from apeiria_model.reasoning.symbolic import SymbolicReasoner
+        return SymbolicReasoner
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def load_reasoner(name: str = "symbolic", **kwargs) -> Reasoner:
     """Build a reasoner by name. ``neural`` / ``hybrid`` live in
     ``apeiria_model.reasoning.neural`` / ``.hybrid``: each must expose ``NeuralReasoner`` /
     ``HybridReasoner`` (or a ``load_reasoner(**kwargs)`` function)."""
     if name == "symbolic":
+        from apeiria_model.reasoning.symbolic import SymbolicReasoner
         return SymbolicReasoner(**kwargs)
     if name not in REASONER_NAMES:
         raise ReasonerUnavailableError(f"unknown reasoner {name!r}: expected one of {', '.join(REASONER_NAMES)}")
