@@ -19,9 +19,10 @@ behind     ``max(0, |p.(c-a)| - half-extent of a along p) <= tan(60deg) * e.(c-a
 above      bottom(c) >= top(a) - 0.05 m and the footprints overlap or are within
            max(0.10 m, 0.25 L_xy(a)) on the ground. Includes resting on a.
 below      top(c) <= bottom(a) + 0.05 m, same footprint test.
-on         c's ground centre is inside a's footprint (+0.05 m), bottom(c) is within
-           0.10 m of top(a), and top(c) > top(a) (supported by a, not sunk into it).
-           Stacked A on B on C: A is on B and above C, but not on C.
+on         c rests on a: c's ground centre is inside a's footprint (+0.05 m), bottom(c)
+           is within 0.10 m of top(a), top(c) > top(a) (not sunk into it); and a is
+           the highest thing c rests on (tops within 0.01 m count as equal). Stacked
+           A on B on C: A is on B and above C, but not on C, however thin B is.
 under      footprints overlap by >= 50 % of the smaller one, and either c is below a
            or c sits inside a's box low down (top(c) <= top(a) - 0.25 h(a) and
            centre z(c) < centre z(a)): the space under a table is inside its box.
@@ -69,6 +70,7 @@ ABOVE_XY_MIN = 0.10              # "over" a: footprints within this ground gap..
 ABOVE_XY_REL = 0.25              # ...or this fraction of a's larger ground side
 ON_XY_MARGIN = 0.05              # support: c's ground centre inside a's footprint + this
 ON_Z_TOL = 0.10                  # bottom(c) within this of top(a)
+SUPPORT_TIE = 0.01               # supports whose tops differ by less than this are equal
 UNDER_OVERLAP = 0.5              # footprint overlap / smaller footprint
 UNDER_CLEARANCE_REL = 0.25       # inside a's box: top(c) at least this * h(a) below top(a)
 NEAR_REL, NEAR_MIN, NEAR_MAX = 0.75, 0.30, 1.50
@@ -247,6 +249,19 @@ class SceneGeometry:
     viewer_forward: np.ndarray  # (2,) unit
     viewer_right: np.ndarray   # (2,) unit
     row_of: dict[int, int] = field(default_factory=dict)
+    _support_top: np.ndarray | None = None
+
+    def support_top(self) -> np.ndarray:
+        """(N,) top height of the highest object each object rests on (-inf if none)."""
+        if self._support_top is None:
+            n = len(self.ids)
+            c, s = self.centers, self.sizes
+            rests = _rests_on(c[:, None, :], s[:, None, :], c[None, :, :], s[None, :, :]) if n else np.zeros((0, 0), bool)
+            if n:
+                np.fill_diagonal(rests, False)
+            tops = (c[:, 2] + s[:, 2] / 2)[None, :]
+            self._support_top = np.where(rests, tops, -np.inf).max(axis=1) if n else np.zeros(0)
+        return self._support_top
 
     @classmethod
     def from_scene(cls, scene: Scene) -> "SceneGeometry":
@@ -310,6 +325,14 @@ def _footprint_overlap(c_c, s_c, c_a, s_a) -> np.ndarray:
     return np.prod(np.clip(hi - lo, 0.0, None), axis=-1)
 
 
+def _rests_on(c_c, s_c, c_a, s_a) -> np.ndarray:
+    """c's ground centre over a's footprint, c's bottom within ON_Z_TOL of a's top, c not sunk into a."""
+    inside_xy = np.all(np.abs(c_c[..., :2] - c_a[..., :2]) <= s_a[..., :2] / 2 + ON_XY_MARGIN, axis=-1)
+    bottom_c, top_c = c_c[..., 2] - s_c[..., 2] / 2, c_c[..., 2] + s_c[..., 2] / 2
+    top_a = c_a[..., 2] + s_a[..., 2] / 2
+    return inside_xy & (np.abs(bottom_c - top_a) <= ON_Z_TOL) & (top_c > top_a)
+
+
 def _directions(name: str, geom: SceneGeometry, anch: np.ndarray, frame: str, notes: list[str]) -> np.ndarray:
     """(Na, 2) unit ground direction of ``name`` for each anchor."""
     f, r = geom.viewer_forward, geom.viewer_right
@@ -366,9 +389,10 @@ def binary_relation(name: str, geom: SceneGeometry, cand: np.ndarray, anch: np.n
             measure = bottom_a - top_c
         holds = over & (measure >= -VERTICAL_TOL)
     elif name == "on":
-        inside_xy = np.all(np.abs(c_c[..., :2] - c_a[..., :2]) <= s_a[..., :2] / 2 + ON_XY_MARGIN, axis=-1)
         measure = bottom_c - top_a
-        holds = inside_xy & (np.abs(measure) <= ON_Z_TOL) & (top_c > top_a)
+        # resting on a, and a is the highest thing c rests on (a cup on a book on a table
+        # is on the book, not the table, however thin the book)
+        holds = _rests_on(c_c, s_c, c_a, s_a) & (top_a >= geom.support_top()[cand][:, None] - SUPPORT_TIE)
     elif name == "under":
         overlap = _footprint_overlap(c_c, s_c, c_a, s_a)
         smaller = np.minimum(s_c[..., 0] * s_c[..., 1], s_a[..., 0] * s_a[..., 1])
