@@ -284,6 +284,7 @@ def test_cli_reports_unloadable_reasoner(monkeypatch, capsys):
     assert "cannot load reasoner 'neural': no checkpoint" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # loads the language module's embedding model (seconds)
 def test_cli_with_the_real_symbolic_reasoner_if_installed(capsys):
     try:
         from apeiria_model.reasoning import load_reasoner  # noqa: F401  (written by the language module)
@@ -293,3 +294,56 @@ def test_cli_with_the_real_symbolic_reasoner_if_installed(capsys):
     assert rc == 0
     d = json.loads(capsys.readouterr().out)
     assert d["n_samples"] == 10 and d["reasoner"] == "symbolic"
+
+
+# ------------------------------------------------------------------- fuzzing
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+junk_numbers = st.one_of(st.floats(), st.integers(-3, 3), st.none(), st.text(max_size=2))
+junk_targets = st.lists(st.builds(
+    Target, id=st.integers(-2, 12), label=st.text(max_size=5),
+    center=st.lists(junk_numbers, min_size=0, max_size=4), size=st.lists(junk_numbers, min_size=0, max_size=4)),
+    max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(outputs=st.lists(st.tuples(junk_targets, st.sampled_from(["ok", "no_match", "unparsed", "error"]),
+                                  st.one_of(st.none(), st.integers(0, 3), st.text(max_size=4))), min_size=7, max_size=7))
+def test_fuzz_reasoner_outputs_never_break_scoring(outputs):
+    from apeiria_model.scene import Scene, SceneObject
+    scene = Scene("office_test", tuple(SceneObject(i, l, (i * 1.0, 0.0, 0.5), (0.5, 0.5, 1.0)) for i, l in
+                                       enumerate(["desk", "mug", "mug", "lamp", "chair", "chair", "window"])))
+    samples = [_sample(f"s{i}", f"q{i}", gold, 1 + i, answer=2 if i == 6 else None)
+               for i, gold in enumerate([[1], [2], [3], [4, 5], [], [], [1, 2]])]
+
+    class Junk:
+        name = "junk"
+
+        def ground(self, instruction, scene):
+            targets, status, answer = outputs[int(instruction[1:])]
+            return GroundingResult(instruction, status, self.name, targets, answer=answer)
+
+    d = evaluate(Junk(), samples, {"office_test": scene}, progress=False, warmup=0).to_dict()
+    json.dumps(d, allow_nan=False)
+    assert d["n_samples"] == 7
+    for section, key in (("scanrefer", "acc@0.25"), ("multi3drefer", "f1@0.5"), ("referit3d", "accuracy")):
+        for v in d[section][key].values():
+            assert v is None or 0.0 <= v <= 1.0
+
+
+def test_odd_answers_stay_valid_json(office_scene):
+    import numpy as np
+    samples = [_sample("q1", "count a", [], 1, answer=2), _sample("q2", "count b", [], 1, answer=3),
+               _sample("q3", "count c", [], 1, answer=1)]
+    answers = {"count a": np.int64(2), "count b": float("nan"), "count c": object()}
+
+    class Odd:
+        name = "odd"
+
+        def ground(self, instruction, scene):
+            return GroundingResult(instruction, "ok", self.name, answer=answers[instruction])
+
+    d = evaluate(Odd(), samples, {"office_test": office_scene}, progress=False).to_dict(include_queries=True)
+    json.dumps(d, allow_nan=False)
+    assert [q["exact"] for q in d["queries"]] == [True, False, False]

@@ -112,7 +112,19 @@ class QueryRecord:
         if self.top_iou is not None:
             d["top_iou"] = round(self.top_iou, 4)
         d["f1"] = {k: round(v, 4) for k, v in self.f1.items()}
+        d["answer"], d["gold_answer"] = _json_value(self.answer), _json_value(self.gold_answer)
         return d
+
+
+def _json_value(v: Any) -> Any:
+    """A reasoner's answer as plain JSON (numpy scalars, NaN and objects would break the report)."""
+    if v is None or isinstance(v, (str, bool, int)):
+        return v
+    if isinstance(v, (float, np.floating)):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    return str(v)
 
 
 def _gold_depth(sample: GroundingSample) -> int | None:
