@@ -347,3 +347,12 @@ def test_odd_answers_stay_valid_json(office_scene):
     d = evaluate(Odd(), samples, {"office_test": office_scene}, progress=False).to_dict(include_queries=True)
     json.dumps(d, allow_nan=False)
     assert [q["exact"] for q in d["queries"]] == [True, False, False]
+
+
+def test_depth_comes_from_the_gold_program_when_not_given(office_scene):
+    pytest.importorskip("apeiria_model.programs.grammar")
+    samples = [GroundingSample("p1", "office_test", "red mug", [1], program="filter(filter(scene(), mug), red)"),
+               GroundingSample("p2", "office_test", "white mug", [2], program="filter(scene(")]  # unparsable: unknown
+    script = {"red mug": ([1], None, [], 0.0), "white mug": ([2], None, [], 0.0)}
+    d = evaluate(ScriptedReasoner(script), samples, {"office_test": office_scene}, progress=False).to_dict()
+    assert list(d["by_depth_exact"]) == ["2"] and d["by_depth"]["<=4"]["n"] == 1
