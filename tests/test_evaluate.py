@@ -356,3 +356,18 @@ def test_depth_comes_from_the_gold_program_when_not_given(office_scene):
     script = {"red mug": ([1], None, [], 0.0), "white mug": ([2], None, [], 0.0)}
     d = evaluate(ScriptedReasoner(script), samples, {"office_test": office_scene}, progress=False).to_dict()
     assert list(d["by_depth_exact"]) == ["2"] and d["by_depth"]["<=4"]["n"] == 1
+
+
+def test_cli_relabel_uses_category_classes(fake_reasoner, capsys):
+    # "the chair at the desk" (target: an office chair): with nyu40 labels the label matcher finds chairs
+    args = ["eval", "--scanrefer", str(FIX / "scanrefer.json"), "--scenes", str(FIX / "scenes"), "--json", "--queries",
+            "--no-progress", "--category-map", str(FIX / "scannetv2-labels.combined.tsv")]
+    assert apeiria_main(args) == 0
+    raw = {q["sample_id"]: q for q in json.loads(capsys.readouterr().out)["queries"]}
+    assert apeiria_main(args + ["--relabel", "nyu40"]) == 0
+    nyu = {q["sample_id"]: q for q in json.loads(capsys.readouterr().out)["queries"]}
+    assert raw["scene0002_00:6:0"]["pred_ids"] == [5]          # only "desk" occurs as a raw label
+    assert nyu["scene0002_00:6:0"]["pred_ids"] == [6]          # "chair" now matches the office chair
+    with pytest.raises(SystemExit):
+        apeiria_main(["eval", "--data", str(FIX / "generated"), "--relabel", "nyu40"])
+    assert "--relabel needs --category-map" in capsys.readouterr().err

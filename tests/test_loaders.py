@@ -289,3 +289,16 @@ def test_fuzz_bytes_raise_only_format_errors(tmp_path, data):
             load(p)
         except L.DatasetFormatError:
             pass
+
+
+def test_relabel_scenes(cmap):
+    scenes = L.load_scenes(FIX / "scenes")
+    nyu = L.relabel_scenes(scenes, cmap)
+    assert nyu["scene0000_00"].get(4).label == "chair"          # office chair -> chair
+    assert nyu["scene0000_00"].get(5).label == "television"
+    assert nyu["scene0000_00"].get(4).center == scenes["scene0000_00"].get(4).center
+    s18 = L.relabel_scenes(scenes, cmap, "scannet18")
+    assert s18["scene0000_00"].get(5).label == "others"
+    assert scenes["scene0000_00"].get(4).label == "office chair"  # input untouched
+    with pytest.raises(ValueError):
+        L.relabel_scenes(scenes, cmap, "mpcat40")

@@ -37,6 +37,8 @@ def register(subparsers) -> None:
                    "Scene JSON v1 files, a .jsonl file, or a .json file")
     p.add_argument("--category-map", metavar="TSV", help="ScanNet scannetv2-labels.combined.tsv: classes for "
                    "ScanRefer's unique/multiple split and for distractor counting")
+    p.add_argument("--relabel", choices=("nyu40", "scannet18"), help="replace the scenes' raw labels by their "
+                   "nyu40 / ScanNet-18 class (needs --category-map)")
     p.add_argument("--reasoner", default="symbolic", choices=REASONERS, help="which reasoner to score (default: symbolic)")
     p.add_argument("--limit", type=int, metavar="N", help="score only the first N queries")
     p.add_argument("--skip-missing", action="store_true",
@@ -61,9 +63,19 @@ def _load_dataset(args) -> tuple[list, dict, str, Any]:
     from apeiria_model.data import loaders
 
     category_map = loaders.load_category_map(args.category_map) if args.category_map else None
+    if args.relabel and category_map is None:
+        die("--relabel needs --category-map")
     if args.data:
         samples, scenes = loaders.load_generated(args.data, args.split)
-        return samples, scenes, f"{args.data} ({args.split})", category_map
+        name = f"{args.data} ({args.split})"
+    else:
+        samples, scenes, name = _load_external(args, loaders, category_map)
+    if args.relabel:
+        scenes = loaders.relabel_scenes(scenes, category_map, args.relabel)
+    return samples, scenes, name, category_map
+
+
+def _load_external(args, loaders, category_map) -> tuple[list, dict, str]:
     if not args.scenes:
         die("--scenes is required with --scanrefer / --multi3drefer / --referit3d")
     if args.scanrefer:
@@ -74,7 +86,7 @@ def _load_dataset(args) -> tuple[list, dict, str, Any]:
         samples, name = loaders.load_referit3d(args.referit3d), args.referit3d
     if not samples:
         die(f"{name}: holds no queries")
-    return samples, loaders.load_scenes(args.scenes), name, category_map
+    return samples, loaders.load_scenes(args.scenes), name
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:

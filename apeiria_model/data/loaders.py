@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -178,6 +179,24 @@ class CategoryMap:
         """ScanRefer's ScanNet-18 class; unknown or non-detection classes are 'others'."""
         name = self.nyu40(raw)
         return name if name in _SCANNET18 else "others"
+
+
+def relabel_scenes(scenes: dict[str, Scene], category_map: CategoryMap, level: str = "nyu40") -> dict[str, Scene]:
+    """Scenes with raw ScanNet labels replaced by their ``nyu40`` or ``scannet18`` class.
+
+    Labels the map does not know are kept as they are for ``nyu40`` (better a raw name
+    than nothing) and become "others" for ``scannet18``, as in ScanRefer.
+    """
+    if level not in ("nyu40", "scannet18"):
+        raise ValueError("level must be 'nyu40' or 'scannet18'")
+
+    def new_label(label: str) -> str:
+        if level == "scannet18":
+            return category_map.scannet18(label)
+        return category_map.nyu40(label) or label
+
+    return {sid: sc.with_objects(dataclasses.replace(o, label=new_label(o.label)) for o in sc)
+            for sid, sc in scenes.items()}
 
 
 def load_category_map(path: str | os.PathLike) -> CategoryMap:
