@@ -72,8 +72,12 @@ def apply_ros_environment(domain_id: int | None = None, log_dir=None) -> dict[st
 
 def resolve_path(path: str) -> Path:
     """Parameter paths: ``pkg:apeiria_model/...`` is inside the installed package,
-    relative paths are relative to the working directory, ``~`` expands."""
+    relative paths are relative to the working directory (else to the repository
+    root), ``~`` expands."""
     if path.startswith("pkg:"):
         rel = path[4:].lstrip("/")
         return Path(apeiria_model.__file__).resolve().parent.parent / rel
-    return Path(os.path.expanduser(path))
+    p = Path(os.path.expanduser(path))
+    if not p.is_absolute() and not p.exists() and (REPO_ROOT / p).exists():
+        return REPO_ROOT / p  # repo-relative defaults in config/*.yaml work from any folder
+    return p

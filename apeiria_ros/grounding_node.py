@@ -277,8 +277,11 @@ class GroundingNode:
         try:
             reasoner = self._reasoner(name)
             scene = self.scene()
-            if scene is not None and len(scene):  # first call warms caches (embeddings)
+            if scene is not None and len(scene):
+                # First calls load lazily built parts: an exact label (lexical matching),
+                # then words absent from most maps (the embedding matcher's model).
                 reasoner.ground(scene.objects[0].label, scene)
+                reasoner.ground("the armchair near the window", scene)
             self._status("reasoner", f"{name} reasoner loaded")
         except reasoners.ReasonerUnavailable as e:
             self._status("reasoner_error", str(e))

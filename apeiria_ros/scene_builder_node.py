@@ -1,0 +1,355 @@
+"""scene_builder_node: RGB-D + camera_info + camera pose in, object-centric SceneMap out.
+
+Colour and depth are paired by nearest stamp (ApproximateSync), the camera pose comes
+from TF (when tf2_ros imports), else a PoseStamped / Odometry topic, else a fixed
+transform parameter. Frames go to apeiria_model.perception.PerceptionPipeline on a
+worker thread behind a drop-oldest bounded queue (drops are counted and logged). The
+map is saved atomically every ``save_interval_s`` and reloaded at start, so a crash
+loses at most one interval. Bad input (encodings, sizes, NaN/zero depth, missing
+camera_info, out-of-order stamps) is reported on /diagnostics and the node keeps going.
+
+    python -m apeiria_ros.scene_builder_node --ros-args -p map_file:=out/map.json
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from apeiria_ros.params import Param
+
+PARAMS = [
+    Param("color_topic", "/camera/image", "sensor_msgs/Image colour (rgb8 / bgr8 / mono8)", True),
+    Param("depth_topic", "/camera/depth_image", "sensor_msgs/Image depth (16UC1 mm or 32FC1 m)", True),
+    Param("camera_info_topic", "/camera/camera_info", "sensor_msgs/CameraInfo of the colour camera (depth registered to it)", True),
+    Param("sensor_qos", "sensor_data", "QoS of the camera subscriptions: sensor_data (best effort) | reliable", True),
+    Param("pose_source", "auto", "camera pose from: auto (tf, else topic, else fixed) | tf | topic | fixed", True),
+    Param("pose_topic", "/camera/pose", "camera optical-frame pose topic (pose_source topic)", True),
+    Param("pose_type", "PoseStamped", "message type on pose_topic: PoseStamped | Odometry", True),
+    Param("fixed_camera_pose", [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+          "pose_source fixed: optical frame in map_frame as [x, y, z, roll, pitch, yaw]"),
+    Param("map_frame", "map", "frame of the map and the published SceneMap", True),
+    Param("sync_slop", 0.02, "max colour/depth stamp difference (s) to pair them"),
+    Param("pose_slop", 0.1, "max image/pose stamp difference (s)"),
+    Param("queue_size", 4, "frames waiting for perception; the oldest is dropped (and counted) when full"),
+    Param("depth_scale", 0.001, "metres per unit of 16UC1 depth"),
+    Param("segmenter", "geometric", "perception segmenter: geometric | learned", True),
+    Param("perception_config", "", "PerceptionPipeline YAML ('' = defaults)", True),
+    Param("scene_id", "perceived", "scene_id of the published SceneMap"),
+    Param("scene_topic", "/apeiria/scene_map", "apeiria/SceneMap output (latched)", True),
+    Param("marker_topic", "/apeiria/scene_markers", "visualization_msgs/MarkerArray of the map", True),
+    Param("diagnostics_topic", "/diagnostics", "diagnostic_msgs/DiagnosticArray status", True),
+    Param("map_file", "", "where the map is saved and reloaded from at start ('' = never saved)", True),
+    Param("save_interval_s", 5.0, "seconds between atomic map saves"),
+    Param("publish_every_n", 1, "publish the SceneMap after every n-th processed frame"),
+]
+
+LEVEL_OK, LEVEL_WARN, LEVEL_ERROR = 0, 1, 2
+
+
+@dataclass
+class FrameJob:
+    stamp: float
+    color: np.ndarray
+    depth: np.ndarray
+    intrinsics: object
+    pose: np.ndarray
+    frame_id: str
+
+
+class SceneBuilderNode:
+    def __init__(self, node_name: str = "scene_builder_node", **node_kwargs):
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.callback_groups import ReentrantCallbackGroup
+        from rclpy.node import Node
+        from sensor_msgs.msg import CameraInfo, Image
+        from visualization_msgs.msg import MarkerArray
+
+        from apeiria.msg import SceneMap
+        from apeiria_model.perception.pipeline import PerceptionConfig, PerceptionPipeline
+        from apeiria_ros.env import resolve_path
+        from apeiria_ros.params import declare_all, values
+        from apeiria_ros.qos import qos_profile
+        from apeiria_ros.sync import ApproximateSync
+        from apeiria_ros.worker import BoundedWorker
+
+        self.node = node = Node(node_name, **node_kwargs)
+        declare_all(node, PARAMS)
+        self.cfg = cfg = values(node, PARAMS)
+        conf = PerceptionConfig.from_yaml(resolve_path(cfg["perception_config"])) if cfg["perception_config"] else None
+        self.pipeline = PerceptionPipeline(cfg["segmenter"], conf)
+        self._map_lock = threading.Lock()
+        self.counters = {"color_received": 0, "depth_received": 0, "frames_paired": 0, "frames_processed": 0,
+                         "frames_rejected": 0, "frames_dropped": 0, "maps_saved": 0}
+        self.last_problem = ""
+        self._camera_info = None
+        self._last_stamp = float("-inf")
+        self.sync = ApproximateSync(float(cfg["sync_slop"]), float(cfg["pose_slop"]))
+        self.map_path = resolve_path(cfg["map_file"]) if cfg["map_file"] else None
+        group = ReentrantCallbackGroup()
+
+        self.pub_scene = node.create_publisher(SceneMap, cfg["scene_topic"], qos_profile("latched"))
+        self.pub_markers = node.create_publisher(MarkerArray, cfg["marker_topic"], qos_profile("latched"))
+        self.pub_diag = node.create_publisher(DiagnosticArray, cfg["diagnostics_topic"], qos_profile("reliable", 50))
+
+        if self.map_path is not None and self.map_path.is_file():
+            try:
+                self.pipeline.load_map(self.map_path)
+                node.get_logger().info(f"reloaded map with {len(self.pipeline.map)} objects from {self.map_path}")
+            except Exception as e:  # a corrupt map must not stop perception: start empty, say so
+                self._problem(LEVEL_ERROR, f"could not reload map {self.map_path}: {type(e).__name__}: {e}")
+        self._publish_scene()
+
+        sensor_qos = qos_profile(cfg["sensor_qos"], 5)
+        node.create_subscription(Image, cfg["color_topic"], self._on_color, sensor_qos, callback_group=group)
+        node.create_subscription(Image, cfg["depth_topic"], self._on_depth, sensor_qos, callback_group=group)
+        node.create_subscription(CameraInfo, cfg["camera_info_topic"], self._on_info, sensor_qos, callback_group=group)
+        self._tf_buffer = None
+        self.pose_mode = self._setup_pose(cfg, group)
+        self.worker = BoundedWorker(self._process, int(cfg["queue_size"]), "drop_oldest",
+                                    on_error=lambda job, e: self._problem(LEVEL_ERROR, f"perception failed: {type(e).__name__}: {e}"),
+                                    name="apeiria-perception")
+        self._last_save = time.monotonic()
+        node.create_timer(1.0, self._heartbeat, callback_group=group)
+        node.add_on_set_parameters_callback(self._on_set_parameters)
+        node.get_logger().info(f"scene builder ready (pose from {self.pose_mode})")
+
+    # --- pose ---------------------------------------------------------------------
+    def _setup_pose(self, cfg, group) -> str:
+        mode = cfg["pose_source"]
+        if mode not in ("auto", "tf", "topic", "fixed"):
+            raise ValueError(f"pose_source must be auto | tf | topic | fixed, got {mode!r}")
+        if mode in ("auto", "tf"):
+            try:
+                from tf2_ros import Buffer, TransformListener
+
+                self._tf_buffer = Buffer()
+                self._tf_listener = TransformListener(self._tf_buffer, self.node)
+                return "tf"
+            except ImportError:
+                if mode == "tf":
+                    raise ValueError("pose_source tf needs tf2_ros, which is not installed") from None
+        if mode in ("auto", "topic"):
+            from apeiria_ros.qos import qos_profile
+
+            if cfg["pose_type"] == "Odometry":
+                from nav_msgs.msg import Odometry as PoseMsg
+            elif cfg["pose_type"] == "PoseStamped":
+                from geometry_msgs.msg import PoseStamped as PoseMsg
+            else:
+                raise ValueError(f"pose_type must be PoseStamped or Odometry, got {cfg['pose_type']!r}")
+            self.node.create_subscription(PoseMsg, cfg["pose_topic"], self._on_pose,
+                                          qos_profile(cfg["sensor_qos"], 50), callback_group=group)
+            return f"topic {cfg['pose_topic']}"
+        return "fixed"
+
+    def _on_pose(self, msg) -> None:
+        from apeiria_ros.conversions.geometry import pose_to_matrix, stamp_to_sec
+
+        pose = msg.pose.pose if hasattr(msg.pose, "pose") else msg.pose  # Odometry vs PoseStamped
+        try:
+            self.sync.add_pose(stamp_to_sec(msg.header.stamp), pose_to_matrix(pose))
+        except ValueError as e:
+            self._problem(LEVEL_WARN, f"pose rejected: {e}")
+
+    def _camera_pose(self, stamp: float, frame_id: str):
+        from apeiria_ros.conversions.geometry import transform_to_matrix, xyz_rpy_to_matrix
+
+        if self.pose_mode == "fixed":
+            return xyz_rpy_to_matrix(self.node.get_parameter("fixed_camera_pose").value), ""
+        if self.pose_mode == "tf":
+            from rclpy.time import Time
+
+            try:
+                t = self._tf_buffer.lookup_transform(self.cfg["map_frame"], frame_id,
+                                                     Time(nanoseconds=int(stamp * 1e9)))
+                return transform_to_matrix(t.transform), ""
+            except Exception as e:
+                return None, f"no TF {self.cfg['map_frame']} -> {frame_id} at {stamp:.3f}: {type(e).__name__}"
+        pose = self.sync.nearest_pose(stamp)
+        if pose is None:
+            return None, f"no camera pose on {self.cfg['pose_topic']} within {self.sync.pose_slop} s of {stamp:.3f}"
+        return pose, ""
+
+    # --- sensor callbacks ---------------------------------------------------------
+    def _on_info(self, msg) -> None:
+        from apeiria_ros.conversions.camera import CameraInfoError, camera_info_to_intrinsics
+
+        try:
+            self._camera_info = camera_info_to_intrinsics(msg)
+        except CameraInfoError as e:
+            self._problem(LEVEL_WARN, str(e))
+
+    def _on_color(self, msg) -> None:
+        from apeiria_ros.conversions.geometry import stamp_to_sec
+
+        self.counters["color_received"] += 1
+        for s in self.sync.add_color(stamp_to_sec(msg.header.stamp), msg):
+            self._paired(s)
+
+    def _on_depth(self, msg) -> None:
+        from apeiria_ros.conversions.geometry import stamp_to_sec
+
+        self.counters["depth_received"] += 1
+        for s in self.sync.add_depth(stamp_to_sec(msg.header.stamp), msg):
+            self._paired(s)
+
+    def _reject(self, text: str) -> None:
+        self.counters["frames_rejected"] += 1
+        self._problem(LEVEL_WARN, text)
+
+    def _paired(self, s) -> None:
+        """Checks that need no heavy work, then queue the frame for perception."""
+        from apeiria_ros.conversions.image import ImageConversionError, image_to_depth_m, image_to_rgb
+
+        self.counters["frames_paired"] += 1
+        if s.stamp <= self._last_stamp:
+            self._reject(f"out-of-order stamp {s.stamp:.3f} <= last {self._last_stamp:.3f}: frame skipped")
+            return
+        intr = self._camera_info
+        if intr is None:
+            self._reject(f"no camera_info on {self.cfg['camera_info_topic']} yet: frame skipped")
+            return
+        try:
+            color = image_to_rgb(s.color)
+            depth = image_to_depth_m(s.depth, float(self.node.get_parameter("depth_scale").value))
+        except ImageConversionError as e:
+            self._reject(f"{e}: frame skipped")
+            return
+        if color.shape[:2] != depth.shape:
+            self._reject(f"colour {color.shape[1]}x{color.shape[0]} and depth {depth.shape[1]}x{depth.shape[0]} "
+                         "sizes differ: frame skipped")
+            return
+        if (intr.width, intr.height) != (depth.shape[1], depth.shape[0]):
+            self._reject(f"camera_info {intr.width}x{intr.height} does not match images "
+                         f"{depth.shape[1]}x{depth.shape[0]}: frame skipped")
+            return
+        if not np.isfinite(depth).any():
+            self._reject("depth has no valid reading (all NaN / zero): frame skipped")
+            return
+        pose, why = self._camera_pose(s.stamp, s.color.header.frame_id)
+        if pose is None:
+            self._reject(f"{why}: frame skipped")
+            return
+        self._last_stamp = s.stamp
+        before = self.worker.dropped
+        self.worker.submit(FrameJob(s.stamp, color, depth, intr, pose, s.color.header.frame_id))
+        if self.worker.dropped > before:
+            self.counters["frames_dropped"] = self.worker.dropped
+            if self.worker.dropped in (1, 10, 100) or self.worker.dropped % 1000 == 0:
+                self.node.get_logger().warning(f"perception is behind: {self.worker.dropped} frame(s) dropped so far")
+
+    # --- perception (worker thread) -----------------------------------------------
+    def _process(self, job: FrameJob) -> None:
+        from apeiria_model.perception.frame import RGBDFrame
+
+        frame = RGBDFrame(color=job.color, depth=np.nan_to_num(job.depth, nan=0.0), intrinsics=job.intrinsics,
+                          camera_to_world=job.pose, stamp=job.stamp, frame_id=job.frame_id)
+        with self._map_lock:
+            report = self.pipeline.process(frame)
+        if not report.ok:
+            self._reject(f"perception rejected the frame: {report.error}")
+            return
+        self.counters["frames_processed"] += 1
+        if self.counters["frames_processed"] % max(1, int(self.node.get_parameter("publish_every_n").value)) == 0:
+            self._publish_scene()
+        if self.map_path is not None and time.monotonic() - self._last_save >= float(
+                self.node.get_parameter("save_interval_s").value):
+            self.save_map()
+
+    def save_map(self) -> None:
+        if self.map_path is None:
+            return
+        self.map_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._map_lock:
+            self.pipeline.save_map(self.map_path)  # temp file + os.replace: never half-written
+        self._last_save = time.monotonic()
+        self.counters["maps_saved"] += 1
+
+    def _publish_scene(self) -> None:
+        from apeiria_ros.conversions.scene import scene_to_msg
+        from apeiria_ros.markers import scene_markers
+
+        with self._map_lock:
+            scene = self.pipeline.scene(str(self.node.get_parameter("scene_id").value), self.cfg["map_frame"])
+        stamp = self.node.get_clock().now().to_msg()
+        self.pub_scene.publish(scene_to_msg(scene, stamp))
+        self.pub_markers.publish(scene_markers(list(scene.objects), self.cfg["map_frame"], stamp))
+
+    # --- status -------------------------------------------------------------------
+    def _diag(self, level: int, text: str):
+        from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+        arr = DiagnosticArray()
+        arr.header.stamp = self.node.get_clock().now().to_msg()
+        st = DiagnosticStatus(level=bytes([level]), name=f"apeiria/{self.node.get_name()}", message=text,
+                              hardware_id="apeiria")
+        vals = dict(self.counters, queue_depth=self.worker.depth if hasattr(self, "worker") else 0,
+                    map_objects=len(self.pipeline.map), last_problem=self.last_problem)
+        st.values = [KeyValue(key=k, value=str(v)) for k, v in vals.items()]
+        arr.status = [st]
+        self.pub_diag.publish(arr)
+
+    def _problem(self, level: int, text: str) -> None:
+        self.last_problem = text
+        self.node.get_logger().warning(text, throttle_duration_sec=2.0)
+        self._diag(level, text)
+
+    def _heartbeat(self) -> None:
+        if self.map_path is not None and time.monotonic() - self._last_save >= float(
+                self.node.get_parameter("save_interval_s").value) and self.counters["frames_processed"]:
+            try:
+                self.save_map()
+            except OSError as e:
+                self._problem(LEVEL_ERROR, f"could not save map to {self.map_path}: {e}")
+        self._diag(LEVEL_OK, "running")
+
+    def _on_set_parameters(self, params):
+        from rcl_interfaces.msg import SetParametersResult
+
+        for p in params:
+            if p.name in ("sync_slop", "pose_slop", "save_interval_s", "depth_scale") and (
+                    not isinstance(p.value, (int, float)) or p.value <= 0):
+                return SetParametersResult(successful=False, reason=f"{p.name} must be a number > 0")
+            if p.name in ("queue_size", "publish_every_n") and (not isinstance(p.value, int) or p.value < 1):
+                return SetParametersResult(successful=False, reason=f"{p.name} must be an integer >= 1")
+            if p.name == "fixed_camera_pose":
+                from apeiria_ros.conversions.geometry import xyz_rpy_to_matrix
+
+                try:
+                    xyz_rpy_to_matrix(p.value)
+                except (ValueError, TypeError) as e:
+                    return SetParametersResult(successful=False, reason=str(e))
+        for p in params:
+            if p.name == "sync_slop":
+                self.sync.slop = float(p.value)
+            elif p.name == "pose_slop":
+                self.sync.pose_slop = float(p.value)
+            elif p.name == "queue_size":
+                self.worker.resize(int(p.value))
+        return SetParametersResult(successful=True)
+
+    def destroy(self) -> None:
+        self.worker.stop(timeout=5.0)
+        try:
+            if self.counters["frames_processed"]:
+                self.save_map()
+        except OSError:
+            pass
+        self.node.destroy_node()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from apeiria_ros.runtime import spin_node
+
+    return spin_node(SceneBuilderNode, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
