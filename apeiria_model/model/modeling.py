@@ -1,0 +1,249 @@
+"""ApeiriaForGrounding: object tokens + a causal LM that writes the trace and the answer.
+
+* :class:`ObjectEncoder` -- MLP over [appearance features ++ box encoding] -> LM width.
+* :class:`ApeiriaForGrounding` -- replaces each ``<obj>`` placeholder embedding by its
+  object token and runs the LM on ``inputs_embeds``; ``generate`` decodes greedily or
+  by sampling with a KV cache (a lean loop for the small Llama, HF forward otherwise);
+  ``save_pretrained`` / ``from_pretrained`` use safetensors + config.json + tokenizer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from apeiria_model.model.backbones import build_lm, hidden_size_of
+from apeiria_model.model.config import BACKBONE_SMALL, ApeiriaConfig, ConfigError
+from apeiria_model.model.fast_decode import LlamaKVDecoder
+from apeiria_model.model.geometry_encoding import box_encoding_dim, encode_boxes
+from apeiria_model.model.processor import IGNORE_INDEX, ApeiriaProcessor, EncodedPrompt
+from apeiria_model.model.tokenizer import BPETokenizer, PretrainedTokenizer
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+class CheckpointError(RuntimeError):
+    """A model folder is missing, incomplete or does not match its config."""
+
+
+class ObjectEncoder(nn.Module):
+    """One object -> one LM-width embedding, from its features and its box."""
+
+    def __init__(self, cfg: ApeiriaConfig, hidden: int, embed_rms: float = 0.02):
+        super().__init__()
+        self.cfg = cfg
+        in_dim = cfg.feature_dim + box_encoding_dim(cfg.box_encoding, cfg.box_bands)
+        self.mlp = nn.Sequential(nn.Linear(in_dim, cfg.object_mlp_hidden), nn.GELU(),
+                                 nn.Linear(cfg.object_mlp_hidden, cfg.object_mlp_hidden), nn.GELU(),
+                                 nn.Linear(cfg.object_mlp_hidden, hidden))
+        self.norm = nn.LayerNorm(hidden)
+        # match the LM's token-embedding scale so object tokens are neither drowned nor dominant
+        self.out_scale = nn.Parameter(torch.tensor(float(embed_rms)))
+
+    def forward(self, features: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        enc = encode_boxes(boxes, self.cfg.box_encoding, self.cfg.box_bands, self.cfg.box_scale)
+        return self.norm(self.mlp(torch.cat([features, enc], dim=-1))) * self.out_scale
+
+
+@dataclass
+class Generation:
+    token_ids: list[list[int]]   # generated ids per sample (eos excluded)
+    texts: list[str]
+    finished: list[bool]         # ended with <eos> (else hit max_new_tokens)
+
+
+class ApeiriaForGrounding(nn.Module):
+    def __init__(self, config: ApeiriaConfig, lm, tokenizer):
+        super().__init__()
+        self.config = config
+        self.lm = lm
+        self.tokenizer = tokenizer
+        hidden = hidden_size_of(lm)
+        emb = lm.get_input_embeddings().weight
+        rms = float(emb.detach().float().pow(2).mean().sqrt()) if emb.numel() else 0.02
+        scale = getattr(lm.get_input_embeddings(), "embed_scale", None)  # Gemma scales embeddings
+        if scale is not None:
+            rms *= float(scale)
+        self.object_encoder = ObjectEncoder(config, hidden, rms)
+        self._processor: ApeiriaProcessor | None = None
+        self._fast: LlamaKVDecoder | None = None
+
+    # --- construction ------------------------------------------------------------------
+    @classmethod
+    def build(cls, config: ApeiriaConfig, tokenizer=None) -> "ApeiriaForGrounding":
+        config.validate()
+        if tokenizer is None:
+            if config.backbone.kind == BACKBONE_SMALL:
+                raise ConfigError("the small backbone needs a trained tokenizer (BPETokenizer.train)")
+            from apeiria_model.model.backbones import resolve_pretrained_path
+            folder, gguf = resolve_pretrained_path(config)
+            tokenizer = PretrainedTokenizer.load(folder, gguf)
+        if config.backbone.kind == BACKBONE_SMALL:
+            config.vocab_size = tokenizer.vocab_size
+        lm = build_lm(config, tokenizer.vocab_size)
+        return cls(config, lm, tokenizer)
+
+    @property
+    def processor(self) -> ApeiriaProcessor:
+        if self._processor is None:
+            self._processor = ApeiriaProcessor(self.tokenizer, self.config)
+        return self._processor
+
+    def base_lm(self):
+        """The underlying HF model (unwrapped from peft when LoRA is on)."""
+        return self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+
+    # --- forward -----------------------------------------------------------------------
+    def embed_inputs(self, input_ids, object_features, object_boxes, object_positions) -> torch.Tensor:
+        emb = self.lm.get_input_embeddings()(input_ids)
+        valid = object_positions >= 0
+        if bool(valid.any()):
+            obj = self.object_encoder(object_features.to(emb.dtype), object_boxes.to(emb.dtype))
+            rows = torch.arange(input_ids.shape[0], device=input_ids.device)[:, None].expand_as(object_positions)
+            emb = emb.index_put((rows[valid], object_positions[valid]), obj[valid].to(emb.dtype))
+        return emb
+
+    def forward(self, input_ids, attention_mask, object_features, object_boxes, object_positions, labels=None):
+        emb = self.embed_inputs(input_ids, object_features, object_boxes, object_positions)
+        out = self.lm(inputs_embeds=emb, attention_mask=attention_mask, use_cache=False)
+        logits = out.logits
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
+                                   labels[:, 1:].reshape(-1), ignore_index=IGNORE_INDEX)
+        return loss, logits
+
+    # --- generation --------------------------------------------------------------------
+    def _prompt_embeds(self, prompt: EncodedPrompt) -> torch.Tensor:
+        batch = self.processor.collate([prompt])
+        return self.embed_inputs(batch["input_ids"], batch["object_features"], batch["object_boxes"],
+                                 batch["object_positions"])
+
+    @torch.inference_mode()
+    def generate(self, prompt: EncodedPrompt, max_new_tokens: int | None = None, temperature: float = 0.0,
+                 num_samples: int = 1, top_k: int = 0, generator: torch.Generator | None = None) -> Generation:
+        """Decode ``num_samples`` continuations of one prompt (greedy when temperature == 0)."""
+        max_new = int(max_new_tokens or self.config.max_new_tokens)
+        was_training = self.training
+        self.eval()
+        try:
+            emb = self._prompt_embeds(prompt)
+            step = self._decoder_steps(emb, num_samples, max_new)
+            logits = next(step)
+            eos = self.tokenizer.eos_id
+            out = [[] for _ in range(num_samples)]
+            done = torch.zeros(num_samples, dtype=torch.bool)
+            for _ in range(max_new):
+                tok = _pick(logits, temperature, top_k, generator)
+                for i in range(num_samples):
+                    if not done[i]:
+                        if int(tok[i]) == eos:
+                            done[i] = True
+                        else:
+                            out[i].append(int(tok[i]))
+                if bool(done.all()):
+                    break
+                logits = step.send(tok)
+            step.close()
+        finally:
+            self.train(was_training)
+        texts = [self.tokenizer.decode(ids) for ids in out]
+        return Generation(out, texts, [bool(d) for d in done])
+
+    def _decoder_steps(self, prompt_emb: torch.Tensor, n: int, max_new: int):
+        """Coroutine: yields next-token logits [n, V]; receives the chosen tokens [n]."""
+        base = self.base_lm()
+        if not self.config.lora.enabled and LlamaKVDecoder.supports(base):
+            if self._fast is None or self._fast.lm is not base:
+                self._fast = LlamaKVDecoder(base)
+            dec = self._fast
+            cache = dec.new_cache(1, prompt_emb.shape[1] + max_new + 1, prompt_emb.dtype)
+            logits = dec.forward(prompt_emb, cache)
+            if n > 1:
+                cache = dec.expand(cache, n)
+                logits = logits.expand(n, -1)
+            embed = base.get_input_embeddings()
+            while True:
+                tok = yield logits
+                logits = dec.forward(embed(tok.view(n, 1)), cache)
+        else:
+            out = self.lm(inputs_embeds=prompt_emb.expand(n, -1, -1), use_cache=True)
+            past = out.past_key_values
+            logits = out.logits[:, -1]
+            while True:
+                tok = yield logits
+                out = self.lm(input_ids=tok.view(n, 1), past_key_values=past, use_cache=True)
+                past = out.past_key_values
+                logits = out.logits[:, -1]
+
+    # --- persistence -------------------------------------------------------------------
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint stores: everything for the small model; with LoRA only the
+        adapters and the object encoder (the base weights come from backbone.path)."""
+        sd = self.state_dict()
+        if self.config.lora.enabled:
+            names = {n for n, p in self.named_parameters() if p.requires_grad}
+            sd = {k: v for k, v in sd.items() if k in names or k.startswith("object_encoder.")}
+        out, seen = {}, set()
+        for k, v in sd.items():
+            ptr = (v.data_ptr(), tuple(v.shape))
+            if ptr in seen:  # tied weights (lm_head = embeddings) are stored once
+                continue
+            seen.add(ptr)
+            out[k] = v.detach().contiguous().cpu()
+        return out
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        from safetensors.torch import save_file
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.config.save(d / CONFIG_FILE)
+        save_file(self.trainable_state_dict(), str(d / WEIGHTS_FILE), metadata={"format": "pt"})
+        self.tokenizer.save(d)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> "ApeiriaForGrounding":
+        from safetensors.torch import load_file
+
+        d = Path(directory)
+        for f in (CONFIG_FILE, WEIGHTS_FILE):
+            if not (d / f).is_file():
+                raise CheckpointError(f"{d} is not an apeiria model folder: {f} missing")
+        config = ApeiriaConfig.load(d / CONFIG_FILE)
+        tok = BPETokenizer.load(d) if config.backbone.kind == BACKBONE_SMALL else PretrainedTokenizer(
+            __import__("transformers").AutoTokenizer.from_pretrained(str(d)))
+        model = cls(config, build_lm(config, tok.vocab_size), tok)
+        try:
+            state = load_file(str(d / WEIGHTS_FILE))
+        except Exception as e:  # safetensors raises its own error types
+            raise CheckpointError(f"cannot read {d / WEIGHTS_FILE}: {e}") from e
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected:
+            raise CheckpointError(f"{d / WEIGHTS_FILE} has weights this config does not build: {unexpected[:5]}")
+        expected = set(model.trainable_state_dict())
+        lost = sorted(set(missing) & expected)
+        if lost:
+            raise CheckpointError(f"{d / WEIGHTS_FILE} lacks weights: {lost[:5]}")
+        model.eval()
+        return model
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+
+def _pick(logits: torch.Tensor, temperature: float, top_k: int, generator) -> torch.Tensor:
+    if temperature <= 0:
+        return logits.argmax(-1)
+    logits = logits.float() / temperature
+    if top_k and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, -math.inf)
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
