@@ -191,10 +191,14 @@ class ProgramSampler:
         extra = depth - 3
         nps = []
         for lab, k in ((la, min(extra, 1)), (lb, extra - min(extra, 1))):
-            row = self.ctx.row_of[self._choice(self._set(self._filter(lab)))]
-            np_ = self._build(lab, row, 1 + k, role="anchor", goal="any")
-            if np_ is None:
-                return None
+            node = self._filter(lab)
+            np_ = NP(node, lab, base_node=node)
+            if k:  # one colour or material word, true of some member
+                row = self.ctx.row_of[self._choice(self._set(node))]
+                f = self._adjective(np_, row, "anchor", "any", False, True)
+                if f is None:
+                    return None
+                np_.node = np_.base_node = f
             nps.append(np_)
         sa, sb = set(self._set(nps[0].node)), set(self._set(nps[1].node))
         if not sa or not sb or sa & sb:
