@@ -55,7 +55,7 @@ class ObjectMesh:
 
     def transformed(self, matrix: np.ndarray) -> "ObjectMesh":
         m = np.asarray(matrix, dtype=float)
-        v = self.vertices @ m[:3, :3].T + m[:3, 3]
+        v = np.einsum("nj,ij->ni", self.vertices, m[:3, :3]) + m[:3, 3]  # not BLAS: see camera.rotate
         return ObjectMesh(self.instance_id, v, self.triangles.copy(), self.triangle_colors.copy(), self.name)
 
     def to_legacy(self) -> o3d.geometry.TriangleMesh:

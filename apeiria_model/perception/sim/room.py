@@ -1,8 +1,9 @@
 """The room around a scene: a tiled floor and four walls (background, instance id -1).
 
 Scenes carry no room outline, so it is inferred: the objects' footprint plus a margin,
-except on sides where a wall-hung object (window, picture, mirror, thin TV...) sits at the
-edge of the footprint -- there the wall goes right behind it, as in the real room.
+except on sides where a thin flat object (window, picture, radiator, wall shelf, flat TV)
+sits at the edge of the footprint -- there the wall goes right behind it, as in the real
+room. When the room is known (the room generator knows it), pass ``Room.from_size``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from apeiria_model.scene.model import Scene, SceneObject
 FLOOR_RGB = ((0.74, 0.62, 0.46), (0.68, 0.56, 0.41))  # two tones of light oak, checkered
 WALL_RGB = (0.86, 0.84, 0.79)
 SKIRTING_RGB = (0.55, 0.5, 0.45)
-WALL_HUNG_SHAPES = {"window", "picture", "mirror", "whiteboard", "clock", "door"}
 
 
 @dataclass(frozen=True)
@@ -37,18 +37,25 @@ class Room:
     def half_extent(self) -> np.ndarray:
         return np.array([(self.xmax - self.xmin) / 2, (self.ymax - self.ymin) / 2])
 
+    @classmethod
+    def from_size(cls, width: float, depth: float, height: float = 2.6, origin=(0.0, 0.0, 0.0)) -> "Room":
+        """A room spanning [0, width] x [0, depth] from ``origin`` (the generator's convention)."""
+        vals = np.array([width, depth, height, *origin], dtype=float)
+        if vals.shape != (6,) or not np.all(np.isfinite(vals)) or min(width, depth, height) <= 0:
+            raise ValueError(f"room size must be finite and > 0, got {width} x {depth} x {height}")
+        x0, y0, z0 = (float(v) for v in origin)
+        return cls(x0, y0, x0 + float(width), y0 + float(depth), z0, float(height))
+
     def contains_xy(self, xy, inset: float = 0.0) -> np.ndarray:
         p = np.atleast_2d(np.asarray(xy, float))
         return ((p[:, 0] >= self.xmin + inset) & (p[:, 0] <= self.xmax - inset)
                 & (p[:, 1] >= self.ymin + inset) & (p[:, 1] <= self.ymax - inset))
 
 
-def _wall_hung(o: SceneObject, floor_z: float) -> bool:
-    from apeiria_model.perception.sim.shapes import shape_name
-
-    thin = min(o.size[0], o.size[1]) <= 0.16
-    shape = shape_name(o.label)
-    return thin and (shape in WALL_HUNG_SHAPES or (o.bottom - floor_z > 0.25 and shape in ("screen", "box")))
+def _wall_hung(o: SceneObject) -> bool:
+    """Thin and flat against something (window, picture, radiator, wall shelf, flat TV)."""
+    thin, wide = sorted((float(o.size[0]), float(o.size[1])))
+    return thin <= 0.16 and wide >= 1.8 * thin
 
 
 def infer_room(scene: Scene, margin: float = 0.8, min_height: float = 2.5) -> Room:
@@ -60,7 +67,7 @@ def infer_room(scene: Scene, margin: float = 0.8, min_height: float = 2.5) -> Ro
     sides = {"xmin": lo[0] - margin, "xmax": hi[0] + margin, "ymin": lo[1] - margin, "ymax": hi[1] + margin}
     tol = 0.05
     for o in scene.objects:
-        if not _wall_hung(o, floor_z):
+        if not _wall_hung(o):
             continue
         mn, mx = o.min_corner, o.max_corner
         if o.size[0] <= o.size[1]:  # thin along x: hangs on an x wall

@@ -676,7 +676,7 @@ def object_mesh(obj: SceneObject, front: Sequence[float] | None = None) -> Objec
     mesh = merge_parts(parts, obj.id, obj.label)
     v = mesh.vertices
     rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-    v = v @ rot.T
+    v = np.einsum("nj,ij->ni", v, rot)  # not BLAS: see camera.rotate
     # Scale + shift so the mesh's bounds are exactly the object's box (for any yaw).
     lo, hi = v.min(axis=0), v.max(axis=0)
     ext = np.maximum(hi - lo, 1e-9)
