@@ -371,3 +371,22 @@ def test_cli_relabel_uses_category_classes(fake_reasoner, capsys):
     with pytest.raises(SystemExit):
         apeiria_main(["eval", "--data", str(FIX / "generated"), "--relabel", "nyu40"])
     assert "--relabel needs --category-map" in capsys.readouterr().err
+
+
+def test_malformed_result_fields_are_scored_as_errors(hand_case):
+    samples, scenes, _ = hand_case
+
+    class Broken:
+        name = "broken"
+
+        def ground(self, instruction, scene):
+            r = GroundingResult(instruction, "ok", self.name, [Target.from_object(scene.get(1))])
+            if instruction == "red mug":
+                r.targets[0].id = "one"
+            elif instruction == "white mug":
+                r.targets = None
+            return r
+
+    d = evaluate(Broken(), samples[:3], scenes, progress=False).to_dict(include_queries=True)
+    assert d["status_counts"]["error"] == 2
+    assert all("malformed result" in q["message"] for q in d["queries"][:2])

@@ -347,6 +347,10 @@ def evaluate(reasoner, samples: Sequence[GroundingSample], scenes: dict[str, Sce
         if not isinstance(result, GroundingResult):
             result = GroundingResult(sample.instruction, STATUS_ERROR, name,
                                      message=f"reasoner returned {type(result).__name__}, not GroundingResult")
-        records.append(score_query(sample, scene, result, latency, thresholds))
+        try:
+            records.append(score_query(sample, scene, result, latency, thresholds))
+        except Exception as e:  # noqa: BLE001 - e.g. targets=None or a non-integer id: score as an error
+            bad = GroundingResult(sample.instruction, STATUS_ERROR, name, message=f"malformed result: {type(e).__name__}: {e}")
+            records.append(score_query(sample, scene, bad, latency, thresholds))
     return EvalReport(name, records, [f"{sid}: {why}" for sid, why in problems], tuple(thresholds), dataset,
                       max(0, warmup) if todo else 0)
