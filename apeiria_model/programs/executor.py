@@ -262,10 +262,10 @@ class Executor:
         return _sorted_ids(set(inputs[0]) - set(inputs[1])), [], []
 
     def _op_superlative(self, args, inputs, scene, geom):
-        kind = rel.canonical_superlative(args.get("kind", ""))
         rank = args.get("rank", 1)
         if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
             raise ProgramExecutionError(f"superlative rank must be a positive integer, got {rank!r}")
+        kind, rank = superlative_kind_and_rank(args.get("kind", ""), int(rank))
         ids = inputs[0]
         ordered = rel.rank_rows(kind, geom, geom.rows(ids))
         if len(ordered) < rank:
@@ -297,6 +297,22 @@ class Executor:
         if len(distinct) > 1:
             return None, [], [f"query {attr}: {len(ids)} objects disagree ({', '.join(distinct)})"]
         return distinct[0], [], []
+
+
+def superlative_kind_and_rank(kind: str, rank: int = 1) -> tuple[str, int]:
+    """Canonical (kind, rank); a kind phrase may carry its own rank ('second from the left')."""
+    try:
+        return rel.canonical_superlative(kind), rank
+    except ProgramExecutionError:
+        parsed = rel.parse_superlative_phrase(kind) if isinstance(kind, str) else None
+        if parsed is None:
+            raise
+    name, phrase_rank = parsed
+    if phrase_rank < 1:
+        raise ProgramExecutionError(f"superlative {kind!r}: say the opposite superlative instead of 'last'")
+    if phrase_rank != 1 and rank != 1:
+        raise ProgramExecutionError(f"superlative {kind!r} with rank {rank} gives two ranks")
+    return name, phrase_rank if phrase_rank != 1 else rank
 
 
 def object_value(obj, attr: str) -> str | None:

@@ -23,6 +23,12 @@ SUPERLATIVE_KINDS = ("largest", "smallest", "tallest", "shortest", "highest", "l
                      "rightmost", "frontmost", "backmost", "closest", "farthest")
 QUERY_ATTRIBUTES = ("color", "label", "size", "position", "material")
 
+# Alias phrases of binary relations and superlative kinds (single-space separated words,
+# so they survive the DSL round trip).
+ALIAS_RELATIONS = ("to the left of", "on top of", "beside", "next to", "in front of", "underneath",
+                   "near to", "close to", "far away from", "right of", "behind", "over", "within")
+ALIAS_KINDS = ("biggest", "tiniest", "topmost", "left most", "nearest", "furthest", "rearmost")
+
 # Concepts the lexical matcher understands (labels, colour + label, attributes), plus a
 # few that force the quoted form of the DSL.
 known_concepts = st.one_of(
@@ -34,30 +40,31 @@ known_concepts = st.one_of(
 any_concepts = st.text(min_size=1, max_size=12).filter(lambda s: s.strip() != "")
 
 
-def set_programs(concepts=known_concepts, max_leaves: int = 6):
-    """Random set-valued programs over ``concepts``."""
+def set_programs(concepts=known_concepts, max_leaves: int = 6, relations=None, kinds=None):
+    """Random set-valued programs over ``concepts``; ``relations`` / ``kinds`` override the
+    relation names and superlative kinds drawn (e.g. alias phrases)."""
+    relations = relations if relations is not None else st.sampled_from(BINARY_RELATIONS)
+    kinds = kinds if kinds is not None else st.sampled_from(SUPERLATIVE_KINDS)
     leaf = st.one_of(st.just(ast.Scene()), st.builds(ast.Filter, st.just(ast.Scene()), concepts))
 
     def extend(children):
         return st.one_of(
             st.builds(ast.Filter, children, concepts),
-            st.builds(ast.Relate, children, children, st.sampled_from(BINARY_RELATIONS),
-                      st.sampled_from(ast.FRAMES)),
+            st.builds(ast.Relate, children, children, relations, st.sampled_from(ast.FRAMES)),
             st.builds(ast.RelateMulti, children, children, children, st.just("between")),
             st.builds(ast.RelateAnchor, children, children, st.sampled_from(ANCHOR_RELATIONS)),
             st.builds(ast.Union, children, children),
             st.builds(ast.Intersection, children, children),
             st.builds(ast.Exclude, children, children),
-            st.builds(ast.Superlative, children, st.sampled_from(SUPERLATIVE_KINDS),
-                      st.integers(min_value=1, max_value=3)),
+            st.builds(ast.Superlative, children, kinds, st.integers(min_value=1, max_value=3)),
         )
 
     return st.recursive(leaf, extend, max_leaves=max_leaves)
 
 
-def programs(concepts=known_concepts, max_leaves: int = 6):
+def programs(concepts=known_concepts, max_leaves: int = 6, relations=None, kinds=None):
     """Random programs: set-valued, or a count / query on top of one."""
-    sets = set_programs(concepts, max_leaves)
+    sets = set_programs(concepts, max_leaves, relations, kinds)
     return st.one_of(
         sets, sets,
         st.builds(ast.Count, sets),

@@ -57,7 +57,8 @@ from apeiria_model.programs import ast
 from apeiria_model.programs import relations as rel
 from apeiria_model.programs.concepts import ConceptMatcher
 from apeiria_model.programs.errors import ProgramExecutionError
-from apeiria_model.programs.executor import QUERY_ATTRIBUTES, ExecStep, ExecutionResult, Executor
+from apeiria_model.programs.executor import (QUERY_ATTRIBUTES, ExecStep, ExecutionResult, Executor,
+                                             superlative_kind_and_rank)
 from apeiria_model.reasoning.result import StepReport
 from apeiria_model.scene.model import Scene
 
@@ -144,11 +145,12 @@ def _canon_rel(name: str) -> str:
         return name
 
 
-def _canon_kind(name: str) -> str:
+def _kind_rank(args: dict) -> tuple[str, int]:
+    rank = int(args.get("rank", 1))
     try:
-        return rel.canonical_superlative(name)
+        return superlative_kind_and_rank(args["kind"], rank)
     except ProgramExecutionError:
-        return name
+        return _one_line(args["kind"]), rank
 
 
 def plan_line(step: ExecStep, nouns: dict[int, str]) -> str:
@@ -177,9 +179,9 @@ def plan_line(step: ExecStep, nouns: dict[int, str]) -> str:
     if op == "exclude":
         return f"Remove {_ref(refs[1], nouns)} from {_ref(refs[0], nouns)}"
     if op == "superlative":
-        rank = int(a.get("rank", 1))
+        kind, rank = _kind_rank(a)
         nth = f"{_ordinal(rank)} " if rank != 1 else ""
-        return f"Select the {nth}{_canon_kind(a['kind'])} of {_ref(refs[0], nouns)}"
+        return f"Select the {nth}{kind} of {_ref(refs[0], nouns)}"
     if op == "count":
         return f"Count {_ref(refs[0], nouns)}"
     if op == "query":
@@ -205,8 +207,8 @@ def compact_plan_line(step: ExecStep) -> str:
     if op in ("union", "intersection", "exclude"):
         return f"{op}({r[0]}, {r[1]})"
     if op == "superlative":
-        rank = int(a.get("rank", 1))
-        return f"superlative({r[0]}, {_canon_kind(a['kind'])}{', ' + str(rank) if rank != 1 else ''})"
+        kind, rank = _kind_rank(a)
+        return f"superlative({r[0]}, {kind}{', ' + str(rank) if rank != 1 else ''})"
     if op == "count":
         return f"count({r[0]})"
     if op == "query":
@@ -257,7 +259,7 @@ def _evidence_lines(step: ExecStep, scene: Scene) -> list[str]:
                          f"(distance {_num(ev.value)} m)")
     elif step.op == "superlative":
         for ev in step.evidence:
-            lines.append(f"{_obj(ev.object_id, scene)} is the {_canon_kind(step.args['kind'])} ({ev.note})")
+            lines.append(f"{_obj(ev.object_id, scene)} is the {_kind_rank(step.args)[0]} ({ev.note})")
     lines.extend(f"Note: {_one_line(n)}" for n in step.notes)
     return lines
 
