@@ -186,11 +186,16 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def flatten(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """[("a.b", 1), ...]: nested dicts as dotted keys; lists shown whole if short."""
+    """[("a.b", 1), ("c[0].d", 2), ...]: nested dicts/lists as keys; lists of plain values kept whole."""
     if isinstance(d, dict):
         out = []
         for k, v in d.items():
             out += flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    if isinstance(d, list) and any(isinstance(v, (dict, list)) for v in d):
+        out = []
+        for i, v in enumerate(d):  # e.g. one entry per scene size: results[0].p50_ms
+            out += flatten(v, f"{prefix}[{i}]")
         return out
     return [(prefix, d)]
 

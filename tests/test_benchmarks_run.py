@@ -68,4 +68,5 @@ def test_unknown_bench_name_is_refused(bench_dir, tmp_path):
 
 def test_flatten_and_markdown_of_empty_summary():
     assert harness.flatten({"a": {"b": 1, "c": [1, 2]}, "d": None}) == [("a.b", 1), ("a.c", [1, 2]), ("d", None)]
+    assert harness.flatten({"r": [{"n": 10, "ms": 1.5}, {"n": 100}]}) == [("r[0].n", 10), ("r[0].ms", 1.5), ("r[1].n", 100)]
     assert "No benchmark results yet." in harness.render_markdown({"benches": {}})
