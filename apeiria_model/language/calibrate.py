@@ -41,10 +41,14 @@ def pair_scores(pairs: list[Pair], matcher=None) -> np.ndarray:
     from apeiria_model.language.open_vocab import EmbeddingConceptMatcher
     from apeiria_model.programs.concepts import split_concept
 
+    from apeiria_model.programs.concepts import normalise_phrase
+
     matcher = matcher or EmbeddingConceptMatcher()
+    heads = [split_concept(p.concept)[2] for p in pairs]
+    # one batch for every phrase; label_scores then reads the cache
+    matcher.embed(list(dict.fromkeys(heads + [normalise_phrase(p.label) for p in pairs])))
     out = np.zeros(len(pairs))
-    for k, p in enumerate(pairs):
-        _, _, head = split_concept(p.concept)
+    for k, (p, head) in enumerate(zip(pairs, heads)):
         s, _ = matcher.label_scores(head, [p.label])
         out[k] = s[0]
     return out
