@@ -77,26 +77,31 @@ class MapObject:
 
     # -- fusion ----------------------------------------------------------------------
     def add_points(self, keys: np.ndarray, points: np.ndarray, colors: np.ndarray, cap: int) -> None:
-        all_keys = np.concatenate([self.keys, keys])
-        uniq, inv = np.unique(all_keys, return_inverse=True)
+        """Accumulate points into their voxels (keys from _voxel_keys, one per point)."""
+        k0 = len(self.keys)
+        uniq, inv = np.unique(np.concatenate([self.keys, keys]), return_inverse=True)
         n = len(uniq)
+        old, new = inv[:k0], inv[k0:]
         ps = np.zeros((n, 3))
         cs = np.zeros((n, 3))
         hs = np.zeros(n, np.int64)
-        k0 = len(self.keys)
-        np.add.at(ps, inv[:k0], self.point_sum)
-        np.add.at(cs, inv[:k0], self.color_sum)
-        np.add.at(hs, inv[:k0], self.hits)
-        new_inv = inv[k0:]
+        ps[old], cs[old], hs[old] = self.point_sum, self.color_sum, self.hits  # old keys are unique
         for d in range(3):
-            ps[:, d] += np.bincount(new_inv, weights=points[:, d], minlength=n)
-            cs[:, d] += np.bincount(new_inv, weights=colors[:, d], minlength=n)
-        hs += np.bincount(new_inv, minlength=n)
+            ps[:, d] += np.bincount(new, weights=points[:, d], minlength=n)
+            cs[:, d] += np.bincount(new, weights=colors[:, d], minlength=n)
+        hs += np.bincount(new, minlength=n)
         if n > cap:  # keep the most-observed voxels: those are the real surface
             keep = np.sort(np.argsort(-hs, kind="stable")[:cap])
             uniq, ps, cs, hs = uniq[keep], ps[keep], cs[keep], hs[keep]
         self.keys, self.point_sum, self.color_sum, self.hits = uniq, ps, cs, hs
         self._box = None
+
+    def overlap(self, keys: np.ndarray) -> float:
+        """Share of the given (unique) voxel keys this object already has."""
+        if len(self.keys) == 0 or len(keys) == 0:
+            return 0.0
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return float(np.mean(self.keys[pos] == keys))
 
     def absorb(self, other: "MapObject", cap: int) -> None:
         """Merge another object's evidence into this one (this keeps its ID)."""
@@ -179,18 +184,33 @@ class ObjectMap:
         return len(self.objects)
 
     # -- association ---------------------------------------------------------------------
+    def _box_table(self) -> tuple[list[int], np.ndarray, np.ndarray]:
+        ids = list(self.objects)
+        if not ids:
+            return ids, np.zeros((0, 3)), np.zeros((0, 3))
+        boxes = [self.objects[i].box() for i in ids]
+        return ids, np.array([b[0] for b in boxes]), np.array([b[1] for b in boxes])
+
     def _candidates(self, keys: np.ndarray, lo: np.ndarray, hi: np.ndarray, label: str | None,
-                    conf: float | None) -> list[tuple[float, int]]:
+                    conf: float | None, table) -> list[tuple[float, int]]:
         cfg = self.config
-        out = []
+        ids, olos, ohis = table
+        if not ids:
+            return []
         pad = cfg.voxel_size
-        for oid, obj in self.objects.items():
-            olo, ohi = obj.box()
-            if np.any(olo - pad > hi) or np.any(ohi + pad < lo):
-                continue  # boxes far apart: no overlap possible
-            overlap = float(np.isin(keys, obj.keys, assume_unique=True).mean())
-            iou = float(pairwise_iou([(lo + hi) / 2], [np.maximum(hi - lo, pad)],
-                                     [(olo + ohi) / 2], [np.maximum(ohi - olo, pad)])[0, 0])
+        near = np.all(olos - pad <= hi, axis=1) & np.all(ohis + pad >= lo, axis=1)
+        if not near.any():
+            return []
+        sel = np.flatnonzero(near)
+        ious = pairwise_iou([(lo + hi) / 2], [np.maximum(hi - lo, pad)], (olos[sel] + ohis[sel]) / 2,
+                            np.maximum(ohis[sel] - olos[sel], pad))[0]
+        out = []
+        for j, iou in zip(sel, ious):
+            oid = ids[j]
+            obj = self.objects.get(oid)
+            if obj is None:  # merged away earlier in this frame
+                continue
+            overlap = obj.overlap(keys)
             if overlap < cfg.min_voxel_overlap and iou < cfg.min_box_iou:
                 continue
             olabel, oconf = obj.label()
@@ -198,7 +218,7 @@ class ObjectMap:
                     and obj.votes and oconf is not None and oconf >= cfg.conflict_confidence
                     and olabel != label and overlap < cfg.conflict_overlap):
                 continue
-            out.append((overlap + iou, oid))
+            out.append((overlap + float(iou), oid))
         out.sort(reverse=True)
         return out
 
@@ -208,13 +228,16 @@ class ObjectMap:
         self.frame_index += 1
         stats = UpdateStats(segments=len(segments))
         seen: set[int] = set()
+        # Boxes as they were before this frame: segments of one frame are matched against
+        # the map of the previous frames (plus objects this frame merged into them).
+        table = self._box_table()
         for seg in segments:
             pts = np.asarray(seg.points, dtype=np.float64)
             if len(pts) < cfg.min_points or not np.all(np.isfinite(pts)):
                 continue
             keys, first = np.unique(_voxel_keys(pts, cfg.voxel_size), return_index=True)
             lo, hi = pts.min(axis=0), pts.max(axis=0)
-            cands = self._candidates(keys, lo, hi, seg.label, seg.confidence)
+            cands = self._candidates(keys, lo, hi, seg.label, seg.confidence, table)
             if cands:
                 target = self.objects[cands[0][1]]
                 # The segment spans several objects: they were pieces of one object.
