@@ -271,3 +271,36 @@ def test_matrix_evaluation_equals_one_pair_at_a_time(scene):
                     single = rel.binary_relation(name, g, np.array([i]), np.array([j]), frame).holds[0, 0]
                     assert full[i, j] == single, (name, frame, i, j)
             assert not np.any(np.diag(full))
+
+
+def test_between_best_matches_the_full_tensor_and_chunks(monkeypatch):
+    s = make([box(i, "box", (float(i % 5) * 1.5, float(i // 5) * 1.5, 0.25), (0.5, 0.5, 0.5)) for i in range(25)])
+    g = rel.SceneGeometry.from_scene(s)
+    rows = np.arange(25)
+    full = rel.between_relation(g, rows, rows, rows)
+    monkeypatch.setattr(rel, "BETWEEN_CHUNK_ELEMENTS", 100)   # force many small chunks
+    holds, a, b, offset, _ = rel.between_best(g, rows, rows, rows)
+    assert np.array_equal(holds, full.holds.reshape(25, -1).any(axis=1))
+    for k in np.flatnonzero(holds):
+        assert full.holds[k, a[k], b[k]]
+        assert offset[k] == pytest.approx(np.min(np.where(full.holds[k], full.offset[k], np.inf)))
+    assert holds[6] and not holds[0]   # box 6 lies between boxes 0 and 12 (diagonal) and others
+
+
+def test_large_sets_are_chunked_and_absurd_ones_refused(monkeypatch):
+    s = make([box(i, "box", (float(i % 10), float(i // 10), 0.25), (0.5, 0.5, 0.5)) for i in range(100)])
+    g = rel.SceneGeometry.from_scene(s)
+    rows = np.arange(100)
+    whole = rel.binary_best("near", g, rows, rows)
+    gap_whole = rel.set_distances(g, rows, rows)
+    monkeypatch.setattr(rel, "PAIR_CHUNK", 7)
+    g2 = rel.SceneGeometry.from_scene(s)
+    chunked = rel.binary_best("near", g2, rows, rows)
+    for a, b in zip(whole[:4], chunked[:4]):
+        assert np.array_equal(a, b)
+    for a, b in zip(gap_whole, rel.set_distances(g2, rows, rows)):
+        assert np.array_equal(a, b)
+    assert np.array_equal(g.support_top(), g2.support_top())
+    monkeypatch.setattr(rel, "MAX_PAIRS", 5000)
+    with pytest.raises(ProgramExecutionError, match="too large"):
+        rel.binary_best("near", g2, rows, rows)

@@ -209,36 +209,28 @@ class Executor:
         if name in rel.MULTI_RELATIONS:
             raise ProgramExecutionError(f"relation {name!r} needs two anchor sets: use relate_multi(set, a, b, {name})")
         cand_ids, anch_ids = inputs
-        res = rel.binary_relation(name, geom, geom.rows(cand_ids), geom.rows(anch_ids), frame)
+        holds, best, measure, dist, notes = rel.binary_best(name, geom, geom.rows(cand_ids), geom.rows(anch_ids), frame)
         out, evidence = [], []
-        if res.holds.size:
-            any_hold = res.holds.any(axis=1)
-            dist = np.where(res.holds, res.distance, np.inf)
-            best = np.argmin(dist, axis=1)  # nearest qualifying anchor; ties -> lower id
-            for k in np.flatnonzero(any_hold):
-                j = int(best[k])
-                out.append(cand_ids[k])
-                evidence.append(Evidence(cand_ids[k], (anch_ids[j],), rel.RELATION_MEASURE[name],
-                                         float(res.measure[k, j]),
-                                         f"distance {_fmt(float(res.distance[k, j]))} m"))
-        return out, evidence, list(res.notes)
+        for k in np.flatnonzero(holds):
+            j = int(best[k])
+            out.append(cand_ids[k])
+            evidence.append(Evidence(cand_ids[k], (anch_ids[j],), rel.RELATION_MEASURE[name], float(measure[k]),
+                                     f"distance {_fmt(float(dist[k]))} m"))
+        return out, evidence, list(notes)
 
     def _op_relate_multi(self, args, inputs, scene, geom):
         name = rel.canonical_relation(args.get("relation", "between"))
         if name not in rel.MULTI_RELATIONS:
             raise ProgramExecutionError(f"relate_multi supports {', '.join(rel.MULTI_RELATIONS)}, got {name!r}")
         cand_ids, a_ids, b_ids = inputs
-        res = rel.between_relation(geom, geom.rows(cand_ids), geom.rows(a_ids), geom.rows(b_ids))
+        holds, best_a, best_b, offset, position = rel.between_best(
+            geom, geom.rows(cand_ids), geom.rows(a_ids), geom.rows(b_ids))
         out, evidence = [], []
-        if res.holds.size:
-            flat = np.where(res.holds, res.offset, np.inf).reshape(len(cand_ids), -1)
-            best = np.argmin(flat, axis=1)
-            for k in np.flatnonzero(res.holds.reshape(len(cand_ids), -1).any(axis=1)):
-                ja, jb = divmod(int(best[k]), len(b_ids))
-                out.append(cand_ids[k])
-                evidence.append(Evidence(cand_ids[k], (a_ids[ja], b_ids[jb]), rel.RELATION_MEASURE[name],
-                                         float(res.offset[k, ja, jb]),
-                                         f"{int(round(100 * float(res.position[k, ja, jb])))}% of the way"))
+        for k in np.flatnonzero(holds):
+            ja, jb = int(best_a[k]), int(best_b[k])
+            out.append(cand_ids[k])
+            evidence.append(Evidence(cand_ids[k], (a_ids[ja], b_ids[jb]), rel.RELATION_MEASURE[name],
+                                     float(offset[k]), f"{int(round(100 * float(position[k])))}% of the way"))
         return out, evidence, []
 
     def _op_relate_anchor(self, args, inputs, scene, geom):

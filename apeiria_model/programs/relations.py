@@ -80,6 +80,8 @@ NEXT_TO_BAND_OVERLAP = 0.5
 INSIDE_FRACTION = 0.8
 BETWEEN_CORRIDOR_MIN = 0.15
 TIE_DECIMALS = 6
+PAIR_CHUNK = 250_000             # (candidate, anchor) pairs evaluated per numpy block
+MAX_PAIRS = 50_000_000           # refuse larger relations with a clear error, not an OOM
 
 _TAN_CONE = math.tan(math.radians(SIDE_CONE_DEG))
 
@@ -256,11 +258,16 @@ class SceneGeometry:
         if self._support_top is None:
             n = len(self.ids)
             c, s = self.centers, self.sizes
-            rests = _rests_on(c[:, None, :], s[:, None, :], c[None, :, :], s[None, :, :]) if n else np.zeros((0, 0), bool)
-            if n:
-                np.fill_diagonal(rests, False)
-            tops = (c[:, 2] + s[:, 2] / 2)[None, :]
-            self._support_top = np.where(rests, tops, -np.inf).max(axis=1) if n else np.zeros(0)
+            tops = c[:, 2] + s[:, 2] / 2
+            out = np.full(n, -np.inf)
+            step = max(1, PAIR_CHUNK // max(n, 1))
+            for start in range(0, n, step):
+                sl = slice(start, start + step)
+                rests = _rests_on(c[sl, None, :], s[sl, None, :], c[None, :, :], s[None, :, :])
+                idx = np.arange(start, min(start + step, n))
+                rests[idx - start, idx] = False  # nothing rests on itself
+                out[sl] = np.where(rests, tops[None, :], -np.inf).max(axis=1)
+            self._support_top = out
         return self._support_top
 
     @classmethod
@@ -352,11 +359,53 @@ def _directions(name: str, geom: SceneGeometry, anch: np.ndarray, frame: str, no
     return out
 
 
+def _check_size(n_pairs: int, name: str) -> None:
+    if n_pairs > MAX_PAIRS:
+        raise ProgramExecutionError(f"relation {name!r} over {n_pairs} object pairs is too large "
+                                    f"(limit {MAX_PAIRS}); filter the sets first")
+
+
+def binary_best(name: str, geom: SceneGeometry, cand: np.ndarray, anch: np.ndarray, frame: str = "viewer"):
+    """Per candidate: (holds for some anchor, best anchor index, measure, distance, notes).
+
+    The best anchor is the nearest (box gap) one among those the relation holds for,
+    ties to the lower index. Evaluated in blocks, so memory stays O(len(cand)).
+    """
+    cand = np.asarray(cand, dtype=np.int64)
+    anch = np.asarray(anch, dtype=np.int64)
+    nc, na = len(cand), len(anch)
+    _check_size(nc * na, name)
+    holds = np.zeros(nc, dtype=bool)
+    best = np.zeros(nc, dtype=np.int64)
+    measure = np.zeros(nc)
+    dist = np.full(nc, np.inf)
+    notes: list[str] = []
+    if nc == 0 or na == 0:
+        binary_relation(name, geom, cand[:0], anch[:0], frame)  # still validates the name
+        return holds, best, measure, dist, notes
+    step = max(1, PAIR_CHUNK // na)
+    for start in range(0, nc, step):
+        part = binary_relation(name, geom, cand[start:start + step], anch, frame)
+        if start == 0:
+            notes = part.notes
+        d = np.where(part.holds, part.distance, np.inf)
+        k = np.argmin(d, axis=1)
+        rows = np.arange(len(k))
+        sl = slice(start, start + len(k))
+        holds[sl] = part.holds.any(axis=1)
+        best[sl] = k
+        measure[sl] = part.measure[rows, k]
+        dist[sl] = part.distance[rows, k]
+    return holds, best, measure, dist, notes
+
+
 def binary_relation(name: str, geom: SceneGeometry, cand: np.ndarray, anch: np.ndarray,
                     frame: str = "viewer") -> RelationResult:
     """Evaluate canonical relation ``name`` for every (candidate row, anchor row) pair."""
     cand = np.asarray(cand, dtype=np.int64)
     anch = np.asarray(anch, dtype=np.int64)
+    if name not in BINARY_RELATIONS:
+        raise UnknownRelationError(f"{name!r} is not a binary relation: expected one of {', '.join(BINARY_RELATIONS)}")
     notes: list[str] = []
     shape = (len(cand), len(anch))
     if 0 in shape:
@@ -464,6 +513,36 @@ def between_relation(geom: SceneGeometry, cand: np.ndarray, anch_a: np.ndarray, 
     return BetweenResult(holds, offset, np.broadcast_to(t, shape).astype(float))
 
 
+BETWEEN_CHUNK_ELEMENTS = 1_000_000   # bounds memory: candidates are processed in chunks
+
+
+def between_best(geom: SceneGeometry, cand: np.ndarray, anch_a: np.ndarray, anch_b: np.ndarray):
+    """Per candidate: (holds, best a row index, best b row index, offset, t), with the pair
+    nearest the line as evidence. Memory stays bounded for large sets (chunked)."""
+    cand = np.asarray(cand, dtype=np.int64)
+    nc, na, nb = len(cand), len(anch_a), len(anch_b)
+    _check_size(nc * na * nb, "between")
+    holds = np.zeros(nc, dtype=bool)
+    best_a = np.zeros(nc, dtype=np.int64)
+    best_b = np.zeros(nc, dtype=np.int64)
+    offset = np.full(nc, np.inf)
+    position = np.zeros(nc)
+    if nc == 0 or na == 0 or nb == 0:
+        return holds, best_a, best_b, offset, position
+    chunk = max(1, BETWEEN_CHUNK_ELEMENTS // (na * nb))
+    for start in range(0, nc, chunk):
+        part = between_relation(geom, cand[start:start + chunk], anch_a, anch_b)
+        flat = np.where(part.holds, part.offset, np.inf).reshape(part.holds.shape[0], -1)
+        k = np.argmin(flat, axis=1)  # first minimum: lowest a, then lowest b
+        rows = np.arange(len(k))
+        sl = slice(start, start + len(k))
+        holds[sl] = np.isfinite(flat[rows, k])
+        best_a[sl], best_b[sl] = np.divmod(k, nb)
+        offset[sl] = flat[rows, k]
+        position[sl] = part.position.reshape(len(k), -1)[rows, k]
+    return holds, best_a, best_b, offset, position
+
+
 def set_distances(geom: SceneGeometry, cand: np.ndarray, anch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each candidate: (gap to the anchor set, centre distance tie-break, nearest anchor row).
 
@@ -471,20 +550,26 @@ def set_distances(geom: SceneGeometry, cand: np.ndarray, anch: np.ndarray) -> tu
     """
     cand = np.asarray(cand, dtype=np.int64)
     anch = np.asarray(anch, dtype=np.int64)
+    _check_size(len(cand) * len(anch), "distance")
     if len(cand) == 0 or len(anch) == 0:
         inf = np.full(len(cand), np.inf)
         return inf, inf.copy(), np.full(len(cand), -1, dtype=np.int64)
-    c_c, s_c, c_a, s_a = _pair_arrays(geom, cand, anch)
-    gap = np.round(box_gaps(c_c, s_c, c_a, s_a), TIE_DECIMALS)
-    centre = np.round(np.linalg.norm(c_c - c_a, axis=-1), TIE_DECIMALS)
-    self_pair = cand[:, None] == anch[None, :]
-    gap = np.where(self_pair, np.inf, gap)
-    centre = np.where(self_pair, np.inf, centre)
-    # lexicographic (gap, centre distance, anchor id) minimum per candidate
-    order = np.lexsort((np.broadcast_to(geom.ids[anch][None, :], gap.shape), centre, gap), axis=1)
-    best = order[:, 0]
-    rows = np.arange(len(cand))
-    return gap[rows, best], centre[rows, best], anch[best]
+    gaps, centres, nearest = [], [], []
+    step = max(1, PAIR_CHUNK // len(anch))
+    anchor_ids = geom.ids[anch][None, :]
+    for start in range(0, len(cand), step):
+        part = cand[start:start + step]
+        c_c, s_c, c_a, s_a = _pair_arrays(geom, part, anch)
+        self_pair = part[:, None] == anch[None, :]
+        gap = np.where(self_pair, np.inf, np.round(box_gaps(c_c, s_c, c_a, s_a), TIE_DECIMALS))
+        centre = np.where(self_pair, np.inf, np.round(np.linalg.norm(c_c - c_a, axis=-1), TIE_DECIMALS))
+        # lexicographic (gap, centre distance, anchor id) minimum per candidate
+        best = np.lexsort((np.broadcast_to(anchor_ids, gap.shape), centre, gap), axis=1)[:, 0]
+        rows = np.arange(len(part))
+        gaps.append(gap[rows, best])
+        centres.append(centre[rows, best])
+        nearest.append(anch[best])
+    return np.concatenate(gaps), np.concatenate(centres), np.concatenate(nearest)
 
 
 def anchor_superlative(name: str, geom: SceneGeometry, cand: np.ndarray, anch: np.ndarray):
