@@ -49,6 +49,7 @@ class SdfError(ValueError):
 class _Ctx:
     search_paths: list[Path]
     skip_missing: bool
+    world_dir: Path = Path(".")
     depth: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -130,8 +131,15 @@ def _env_paths() -> list[Path]:
     return out
 
 
+def _model_roots(base: Path, ctx: _Ctx) -> list[Path]:
+    """Where ``model://name`` may live: explicit paths, the including file's folder, the
+    world's folder (and their ``models/`` subfolders), then the Gazebo environment paths."""
+    roots = [*ctx.search_paths, base, base / "models", ctx.world_dir, ctx.world_dir / "models", *_env_paths()]
+    return list(dict.fromkeys(roots))
+
+
 def _find_model_dir(name: str, base: Path, ctx: _Ctx) -> Path | None:
-    for d in [*ctx.search_paths, base, base / "models", *_env_paths()]:
+    for d in _model_roots(base, ctx):
         cand = d / name
         if cand.is_dir():
             return cand
@@ -145,7 +153,7 @@ def _resolve_uri(uri: str, base: Path, ctx: _Ctx, where: str) -> Path:
         name, _, sub = rest.partition("/")
         d = _find_model_dir(name, base, ctx)
         if d is None:
-            searched = [str(p) for p in [*ctx.search_paths, base, base / "models", *_env_paths()]]
+            searched = [str(p) for p in _model_roots(base, ctx)]
             raise SdfError(f"{where}: model {name!r} ({uri}) not found in {', '.join(searched)}")
         return d / sub if sub else d
     if uri.startswith("file://"):
@@ -379,7 +387,7 @@ def load_sdf_world(path: str | os.PathLike, search_paths: Sequence[str | os.Path
     """
     path = Path(path)
     root = _parse_file(path)
-    ctx = _Ctx([Path(p) for p in search_paths], bool(skip_missing))
+    ctx = _Ctx([Path(p) for p in search_paths], bool(skip_missing), path.parent)
     world = root.find("world")
     container = world if world is not None else root
     if world is None and root.find("model") is None:

@@ -584,6 +584,8 @@ def _tokens(label: str) -> list[str]:
 
 
 def _singular(word: str) -> str:
+    if word.endswith("elves"):  # shelves, bookshelves
+        return word[:-3] + "f"
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
     if word.endswith(("ches", "shes", "xes", "sses")):
