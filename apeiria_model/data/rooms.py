@@ -138,6 +138,8 @@ class _Layout:
             wall=None) -> int:
         cat = CATEGORIES[label]
         c0, m0 = self.appearance(cat)
+        if front is not None:
+            front = tuple(float(v) + 0.0 for v in front)  # + 0.0 turns -0.0 into 0.0 for clean JSON
         self.objects.append(_Placed(label, [_q(v) for v in center], list(size), color or c0,
                                     material or m0, front if cat.facing else None, support, wall))
         return len(self.objects) - 1
