@@ -52,6 +52,14 @@ def test_left_right_use_the_viewer_and_box_extents():
     assert not holds(s, "left", 5, 0) and holds(s, "behind", 5, 0)
 
 
+def test_stacked_pairs_have_no_horizontal_relation():
+    s = make([box(0, "desk", (0, 0, 0.375), (1.4, 0.7, 0.75)), box(1, "mug", (0.6, 0, 0.8), (0.08, 0.08, 0.1)),
+              box(2, "chair", (1.5, 0, 0.45), (0.5, 0.5, 0.9))])
+    for name in ("left", "right", "front", "behind"):
+        assert not holds(s, name, 0, 1) and not holds(s, name, 1, 0)
+    assert holds(s, "left", 1, 2) and holds(s, "right", 2, 0)
+
+
 def test_turning_the_viewer_around_swaps_left_and_right_and_front_and_behind():
     objs = [box(0, "desk", (0, 0, 0.5)), box(1, "chair", (-2, 0, 0.5)), box(2, "bin", (0, -2, 0.5))]
     north, south = make(objs, NORTH), make(objs, SOUTH)

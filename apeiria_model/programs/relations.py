@@ -16,6 +16,8 @@ behind     ``max(0, |p.(c-a)| - half-extent of a along p) <= tan(60deg) * e.(c-a
            Viewer frame: left = -right(viewer), front = towards the viewer. Anchor
            frame (``frame="anchor"``): front = a.front, right = front x z; an anchor
            with no ``front`` falls back to the viewer frame (noted in the evidence).
+           Stacked pairs (one above the other, footprints overlapping >= 50 % of the
+           smaller) have no horizontal relation.
 above      bottom(c) >= top(a) - 0.05 m and the footprints overlap or are within
            max(0.10 m, 0.25 L_xy(a)) on the ground. Includes resting on a.
 below      top(c) <= bottom(a) + 0.05 m, same footprint test.
@@ -65,6 +67,7 @@ from apeiria_model.scene.model import Scene
 # --- thresholds (metres unless noted); docs/relations.md explains each ---------------
 SIDE_MIN_FRACTION = 0.5          # c's centre must leave the middle half of a's extent
 SIDE_CONE_DEG = 60.0             # sideways slack beyond a's extent, as a cone angle
+STACKED_OVERLAP = 0.5            # one over the other with this footprint overlap: stacked
 VERTICAL_TOL = 0.05              # box tops/bottoms this close count as touching
 ABOVE_XY_MIN = 0.10              # "over" a: footprints within this ground gap...
 ABOVE_XY_REL = 0.25              # ...or this fraction of a's larger ground side
@@ -428,6 +431,13 @@ def binary_relation(name: str, geom: SceneGeometry, cand: np.ndarray, anch: np.n
         half_e = (np.abs(e[..., 0]) * s_a[..., 0] + np.abs(e[..., 1]) * s_a[..., 1]) / 2
         half_p = (np.abs(p[..., 0]) * s_a[..., 0] + np.abs(p[..., 1]) * s_a[..., 1]) / 2
         holds = (along > SIDE_MIN_FRACTION * half_e) & (np.clip(perp - half_p, 0, None) <= _TAN_CONE * along)
+        # A stacked pair (a mug on a desk) has no horizontal relation: "the desk is left
+        # of the mug" is never what a speaker means.
+        overlap = _footprint_overlap(c_c, s_c, c_a, s_a)
+        smaller = np.minimum(s_c[..., 0] * s_c[..., 1], s_a[..., 0] * s_a[..., 1])
+        stacked = ((overlap >= STACKED_OVERLAP * smaller) &
+                   ((bottom_c >= top_a - VERTICAL_TOL) | (bottom_a >= top_c - VERTICAL_TOL)))
+        holds = holds & ~stacked
         measure = along
     elif name in ("above", "below"):
         hgap = box_gaps(c_c, s_c, c_a, s_a, dims=2)
