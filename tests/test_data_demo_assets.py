@@ -24,7 +24,7 @@ def test_demo_scene_is_valid_and_reproducible(file_name):
 
 def test_demo_queries_hold():
     queries = load_demo_queries()
-    assert 8 <= len(queries) <= 12 + 1
+    assert 8 <= len(queries) <= 12
     ex = Executor()
     ops = set()
     for q in queries:
