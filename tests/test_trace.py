@@ -14,7 +14,8 @@ from apeiria_model.programs.executor import Executor
 from apeiria_model.programs.grammar import parse_program
 from apeiria_model.programs.strategies import (ALIAS_KINDS, ALIAS_RELATIONS, any_concepts, known_concepts,
                                                programs, scenes)
-from apeiria_model.programs.trace import parse_trace, render_trace, step_reports, verify_trace
+from apeiria_model.programs.trace import (check_trace, parse_trace, parsed_step_reports, render_trace, step_reports,
+                                          verify_trace)
 from apeiria_model.reasoning.result import StepReport
 
 EX = Executor()
@@ -196,6 +197,21 @@ def test_step_reports(office_scene):
     assert reports[2].plan == "Check which of the 'mug' (step 1) are on the 'desk' (step 2)"
     assert reports[2].execution.startswith("Step 3: Found 2 object(s)") and "is on Object 0 (desk)" in reports[2].execution
     assert reports[2].inputs == [[1, 2], [0]] and reports[2].output == [1, 2] and reports[2].verified is True
+
+
+def test_reports_for_a_model_written_trace(office_scene):
+    bad = COMPACT.replace("Step 1: 1, 2", "Step 1: 1, 2, 4")
+    parsed = parse_trace(bad)
+    ver = check_trace(bad, office_scene)
+    reports = parsed_step_reports(parsed, ver, office_scene)
+    assert [r.verified for r in reports] == [False, True, True]
+    assert reports[0].execution == "Step 1: 1, 2, 4\nCheck failed: step 1 lists object 4, which is not a mug"
+    assert reports[2].inputs == [[1, 2, 4], [0]] and reports[2].plan == "relate(#1, #2, on)"
+
+
+def test_error_list_is_bounded():
+    parsed = parse_trace("<think>\nPlan:\n" + "1. x\n" * 5000 + "</think>")
+    assert len(parsed.errors) <= 51 and parsed.errors[-1].startswith("... and")
 
 
 # --- properties ---------------------------------------------------------------------------------

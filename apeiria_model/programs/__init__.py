@@ -9,8 +9,8 @@ from apeiria_model.programs.concepts import ConceptMatcher, LexicalConceptMatche
 from apeiria_model.programs.errors import ProgramExecutionError, ProgramSyntaxError
 from apeiria_model.programs.executor import Evidence, ExecStep, ExecutionResult, Executor
 from apeiria_model.programs.grammar import parse_program
-from apeiria_model.programs.trace import (ParsedTrace, TraceVerification, parse_trace, render_trace, step_reports,
-                                          verify_trace)
+from apeiria_model.programs.trace import (ParsedTrace, TraceVerification, check_trace, parse_trace,
+                                          parsed_step_reports, render_trace, step_reports, verify_trace)
 from apeiria_model.programs.relations import (RELATION_ALIASES, SUPERLATIVES, canonical_relation,
                                               canonical_superlative, parse_superlative_phrase)
 
@@ -18,5 +18,5 @@ __all__ = [
     "parse_program", "ProgramSyntaxError", "ProgramExecutionError", "Executor", "ExecutionResult", "ExecStep",
     "Evidence", "ConceptMatcher", "LexicalConceptMatcher", "split_concept", "RELATION_ALIASES", "SUPERLATIVES",
     "canonical_relation", "canonical_superlative", "parse_superlative_phrase", "render_trace", "parse_trace",
-    "verify_trace", "step_reports", "ParsedTrace", "TraceVerification",
+    "verify_trace", "check_trace", "step_reports", "parsed_step_reports", "ParsedTrace", "TraceVerification",
 ]

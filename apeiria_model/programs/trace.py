@@ -66,6 +66,7 @@ STYLES = ("full", "compact")
 NO_MATCH = "No object matches the description."
 NO_ANSWER = "No answer."
 MAX_TRACE_CHARS = 200_000       # parse_trace reads at most this much
+MAX_ERRORS = 50                 # parse_trace keeps this many problem messages
 BOX_TOLERANCE = 0.006           # stated boxes are rounded to 2 decimals
 _INDENT = "  "
 
@@ -369,6 +370,7 @@ class ParsedStep:
     output: list[int] | int | str | None = None
     output_stated: bool = False
     evidence: list[str] = field(default_factory=list)
+    execution_text: str = ""                   # the 'Step N: ...' line as written
 
 
 @dataclass
@@ -624,6 +626,9 @@ def parse_trace(text) -> ParsedTrace:
         _parse_into(text, out)
     except Exception as exc:  # a parser must not take its caller down; record and go on
         out.errors.append(f"internal parse failure: {type(exc).__name__}: {exc}")
+    if len(out.errors) > MAX_ERRORS:
+        extra = len(out.errors) - MAX_ERRORS
+        out.errors = out.errors[:MAX_ERRORS] + [f"... and {extra} more problem(s)"]
     return out
 
 
@@ -711,6 +716,7 @@ def _parse_into(text, out: ParsedTrace) -> None:
                     current = None
                     continue
                 current = steps.setdefault(idx, ParsedStep(idx))
+                current.execution_text = line
                 if not ok:
                     out.errors.append(f"execution of step {idx} not understood: {m.group(2)[:80]!r}")
                 else:
@@ -923,3 +929,32 @@ def _check_step(s: ParsedStep, by_index: dict[int, ParsedStep], scene: Scene, sc
                                 and _one_line(expected) == _one_line(s.output)):
         return StepCheck(s.index, True, "", expected)
     return StepCheck(s.index, False, f"step {s.index} states {s.output!r}, but the scene gives {expected!r}", expected)
+
+
+def check_trace(text, scene: Scene, matcher: ConceptMatcher | None = None,
+                executor: Executor | None = None) -> TraceVerification:
+    """``verify_trace(parse_trace(text), scene)``: one call for a model's raw output."""
+    return verify_trace(parse_trace(text), scene, matcher, executor)
+
+
+def parsed_step_reports(parsed: ParsedTrace, verification: TraceVerification | None, scene: Scene) -> list[StepReport]:
+    """StepReports for a trace someone else wrote (the neural model), marked by verification."""
+    checks = {c.index: c for c in verification.steps} if verification is not None else {}
+    by_index = {s.index: s for s in parsed.steps}
+    reports = []
+    for s in parsed.steps:
+        inputs = []
+        for ref in s.input_refs:
+            if ref is None:
+                inputs.append(sorted(scene.ids) if isinstance(scene, Scene) else [])
+            else:
+                src = by_index.get(ref)
+                inputs.append(list(src.output) if src is not None and isinstance(src.output, list) else [])
+        check = checks.get(s.index)
+        execution = "\n".join([s.execution_text] + s.evidence) if s.execution_text else ""
+        if check is not None and not check.ok:
+            execution = (execution + "\n" if execution else "") + f"Check failed: {check.reason}"
+        reports.append(StepReport(index=s.index, op=s.op or "unknown", plan=s.plan_text, execution=execution,
+                                  inputs=inputs, output=list(s.output) if isinstance(s.output, list) else s.output,
+                                  verified=check.ok if check is not None else None))
+    return reports
