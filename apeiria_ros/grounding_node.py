@@ -269,24 +269,33 @@ class GroundingNode:
     def _reasoner(self, name: str):
         with self._reasoner_lock:
             if name not in self._reasoners:
-                self._reasoners[name] = reasoners.load(name)  # raises ReasonerUnavailable
+                reasoner = reasoners.load(name)  # raises ReasonerUnavailable
+                self._warm_up(reasoner)
+                self._reasoners[name] = reasoner
             return self._reasoners[name]
+
+    @staticmethod
+    def _warm_up(reasoner) -> None:
+        """First calls load lazily built parts (the lexical matcher, then the embedding
+        matcher's model for words absent from the scene): do them at load time, on a
+        tiny scene, so the first real request is not the slow one."""
+        from apeiria_model.scene.model import SceneObject
+
+        warm = Scene("warmup", (SceneObject(0, "chair", (0.0, 0.0, 0.45), (0.5, 0.5, 0.9)),
+                                SceneObject(1, "table", (1.0, 0.0, 0.4), (1.0, 1.0, 0.8))))
+        try:
+            reasoner.ground("the chair", warm)
+            reasoner.ground("the armchair near the dining table", warm)
+        except Exception:
+            pass  # a reasoner that fails here reports the same problem on real requests
 
     def _preload(self) -> None:
         name = self.cfg["reasoner"]
         try:
-            reasoner = self._reasoner(name)
-            scene = self.scene()
-            if scene is not None and len(scene):
-                # First calls load lazily built parts: an exact label (lexical matching),
-                # then words absent from most maps (the embedding matcher's model).
-                reasoner.ground(scene.objects[0].label, scene)
-                reasoner.ground("the armchair near the window", scene)
+            self._reasoner(name)
             self._status("reasoner", f"{name} reasoner loaded")
         except reasoners.ReasonerUnavailable as e:
             self._status("reasoner_error", str(e))
-        except Exception as e:
-            self._status("reasoner_error", f"warm-up failed: {type(e).__name__}: {e}")
 
     def _process(self, job: Job) -> None:
         try:
