@@ -20,7 +20,7 @@ import numpy as np
 import open3d as o3d
 
 from apeiria_model.perception.frame import CameraIntrinsics, RGBDFrame
-from apeiria_model.perception.sim.camera import check_pose, pixel_rays, rotate
+from apeiria_model.perception.sim.camera import check_pose, pixel_rays
 from apeiria_model.perception.sim.mesh import ObjectMesh
 from apeiria_model.perception.sim.noise import SensorNoise
 from apeiria_model.perception.sim.room import Room, infer_room, room_mesh
@@ -125,6 +125,8 @@ class SceneRenderer:
         self._colors = (np.concatenate(colors) if colors else np.zeros((0, 3), np.float32)).astype(np.float32)
         self._colors = np.vstack([self._colors, np.asarray(BACKGROUND_RGB, np.float32)])  # miss colour
         self._rays_cam = pixel_rays(self.intrinsics).astype(np.float32).reshape(-1, 3)
+        self._ray_x = np.ascontiguousarray(self._rays_cam[:, 0])
+        self._ray_y = np.ascontiguousarray(self._rays_cam[:, 1])
         self._inv_norm = (1.0 / np.linalg.norm(self._rays_cam, axis=1)).astype(np.float32)
         self._light = LIGHT_DIR.astype(np.float32)
         self._ray_buf = np.empty((len(self._rays_cam), 6), dtype=np.float32)
@@ -173,13 +175,20 @@ class SceneRenderer:
         ``frame_index`` picks the noise draw (default: a running counter), so a seeded
         renderer gives the same sequence every time.
         """
+        t_begin = time.perf_counter()
         pose = check_pose(camera_to_world)
         k = self.intrinsics
         h, w = k.height, k.width
         rot = pose[:3, :3].astype(np.float32)
         origin = pose[:3, 3]
         rays = self._ray_buf
-        rays[:, 3:] = rotate(self._rays_cam, rot)
+        # Camera rays are (x, y, 1): world direction = x * R[:, 0] + y * R[:, 1] + R[:, 2],
+        # written per component (faster than a generic 3x3 product on 300k rows).
+        for i in range(3):
+            col = rays[:, 3 + i]
+            np.multiply(self._ray_x, rot[i, 0], out=col)
+            col += self._ray_y * rot[i, 1]
+            col += rot[i, 2]
         dirs = rays[:, 3:]
         rays[:, :3] = origin.astype(np.float32)
         t0 = None
@@ -224,8 +233,8 @@ class SceneRenderer:
         if self.noise is not None:
             color, depth = self.noise.apply(color, depth, frame_index=index)
         # Where the time went (benchmarks read this): ray casting vs shading vs noise.
-        self.last_timing_ms = {"cast": 1e3 * (t_cast - t_start), "shade": 1e3 * (t_shade - t_cast),
-                               "noise": 1e3 * (time.perf_counter() - t_shade)}
+        self.last_timing_ms = {"rays": 1e3 * (t_start - t_begin), "cast": 1e3 * (t_cast - t_start),
+                               "shade": 1e3 * (t_shade - t_cast), "noise": 1e3 * (time.perf_counter() - t_shade)}
         return RGBDFrame(color=color, depth=depth, intrinsics=k, camera_to_world=pose.copy(), stamp=float(stamp),
                          instance_ids=instance.reshape(h, w).astype(np.int32))
 
