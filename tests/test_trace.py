@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import random
 import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apeiria_model.programs import ast
 from apeiria_model.programs.executor import Executor
 from apeiria_model.programs.grammar import parse_program
 from apeiria_model.programs.strategies import (ALIAS_KINDS, ALIAS_RELATIONS, any_concepts, known_concepts,

@@ -22,7 +22,6 @@ disagree about what a relation means.
 
 from __future__ import annotations
 
-import math
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -93,21 +92,24 @@ def _fmt(v: float) -> str:
 
 
 class _GeometryCache:
-    """Per-scene arrays, reused while the same Scene object is executed again."""
+    """Per-scene arrays, reused while the same Scene object is executed again.
+
+    One (weakref, geometry) tuple is swapped in a single assignment, so concurrent
+    callers (a ROS multi-threaded executor) can never pair one scene with another's arrays.
+    """
 
     def __init__(self) -> None:
-        self._ref: weakref.ReferenceType | None = None
-        self._geom: rel.SceneGeometry | None = None
+        self._entry: tuple[weakref.ReferenceType, rel.SceneGeometry] | None = None
 
     def get(self, scene: Scene) -> rel.SceneGeometry:
-        if self._ref is not None and self._ref() is scene and self._geom is not None:
-            return self._geom
+        entry = self._entry
+        if entry is not None and entry[0]() is scene:
+            return entry[1]
         geom = rel.SceneGeometry.from_scene(scene)
         try:
-            self._ref = weakref.ref(scene)
-            self._geom = geom
+            self._entry = (weakref.ref(scene), geom)
         except TypeError:  # not weak-referenceable: just do not cache
-            self._ref, self._geom = None, None
+            self._entry = None
         return geom
 
 

@@ -48,7 +48,6 @@ blamed once, not on everything after it) with the same :class:`Executor` semanti
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
