@@ -152,6 +152,21 @@ def test_missing_steps_ghost_ids_and_bad_references(office_scene):
     assert "cannot be executed" in ver.steps[2].reason and not ver.all_ok
 
 
+def test_false_evidence_lines_are_caught(office_scene):
+    lie = FULL.replace("Object 2 (mug) is on Object 0 (desk)", "Object 2 (mug) is on Object 1 (mug)")
+    _, ver = check(lie, office_scene)
+    assert not ver.steps[2].ok and "not among its anchor objects" in ver.steps[2].reason
+    prog = "relate(filter(scene(), mug), filter(scene(), chair), near)"
+    text = render(prog, office_scene)
+    assert check(text, office_scene)[1].all_ok
+    assert "Object 1 (mug) is near Object 4 (chair)" in text
+    lie = text.replace("Object 1 (mug) is near Object 4 (chair)", "Object 1 (mug) is near Object 5 (chair)")
+    _, ver = check(lie, office_scene)
+    assert ver.steps[2].reason == "step 3 claims 'Object 1 (mug) is near Object 5 (chair)', which is not true"
+    lie = text.replace("Object 1 (mug) is near Object 4", "Object 3 (mug) is near Object 4")
+    assert "is not in its result" in check(lie, office_scene)[1].steps[2].reason
+
+
 def test_answer_and_boxes_are_checked(office_scene):
     bad = COMPACT.replace("</think>\n<answer>\nObject 1: mug at (-0.40, 1.50, 0.80), size 0.08 x 0.08 x 0.10\n",
                           "</think>\n<answer>\n")

@@ -43,7 +43,10 @@ evidence, and boxes only in the answer)::
 
 :func:`parse_trace` reads either style and never raises; :func:`verify_trace`
 re-executes every step from the inputs the trace itself states (so one wrong step is
-blamed once, not on everything after it) with the same :class:`Executor` semantics.
+blamed once, not on everything after it) with the same :class:`Executor` semantics,
+checks every evidence claim of a full trace ("Object 1 (mug) is near Object 4
+(chair)") against the geometry, that the answer restates the last step, and that
+every answer box is the scene's box of that id (to the 2 printed decimals).
 """
 
 from __future__ import annotations
@@ -891,6 +894,44 @@ def _answer_consistent(parsed: ParsedTrace, last: ParsedStep | None) -> bool:
     return parsed.answer_value == last.output
 
 
+_OBJ = r"Object (\d+)(?: \([^()]*\))?"
+_EVIDENCE_RE = re.compile(rf"^{_OBJ} is (.+?) {_OBJ}(?: and {_OBJ})? \(")
+
+
+def _check_evidence(s: ParsedStep, inputs: list[list[int]], scene: Scene, ex: Executor) -> str:
+    """'' when every 'Object A is <relation> Object B' line of a relation step is true."""
+    if s.op not in ("relate", "relate_multi", "relate_anchor") or not s.evidence:
+        return ""
+    geom = ex._cache.get(scene)
+    for line in s.evidence:
+        m = _EVIDENCE_RE.match(line)
+        if not m:
+            continue  # notes and free text are not claims
+        subject, phrase, anchor = int(m.group(1)), m.group(2), int(m.group(3))
+        other = int(m.group(4)) if m.group(4) else None
+        claim = f"step {s.index} claims '{m.group(0)[:-2]}'"
+        if subject not in (s.output or []):
+            return f"{claim}, but object {subject} is not in its result"
+        if anchor not in inputs[1] or (other is not None and (len(inputs) < 3 or other not in inputs[2])):
+            return f"{claim}, but that anchor is not among its anchor objects"
+        if not scene.has(subject) or not scene.has(anchor) or (other is not None and not scene.has(other)):
+            return f"{claim}, but an object does not exist in the scene"
+        rows = geom.rows([subject]), geom.rows([anchor])
+        if s.op == "relate":
+            try:
+                name = rel.canonical_relation(phrase)
+            except ProgramExecutionError:
+                return f"{claim}, but {phrase!r} is no relation"
+            if name != _canon_rel(s.args.get("relation", "")):
+                return f"{claim}, but the step is about {s.args.get('relation')!r}"
+            if not rel.binary_relation(name, geom, rows[0], rows[1], s.args.get("frame", "viewer")).holds[0, 0]:
+                return f"{claim}, which is not true"
+        elif s.op == "relate_multi":
+            if other is None or not rel.between_relation(geom, rows[0], rows[1], geom.rows([other])).holds[0, 0, 0]:
+                return f"{claim}, which is not true"
+    return ""
+
+
 def _check_step(s: ParsedStep, by_index: dict[int, ParsedStep], scene: Scene, scene_ids: list[int],
                 ex: Executor) -> StepCheck:
     if s.op is None:
@@ -922,6 +963,9 @@ def _check_step(s: ParsedStep, by_index: dict[int, ParsedStep], scene: Scene, sc
         if not isinstance(s.output, list):
             return StepCheck(s.index, False, f"step {s.index} should list objects", expected)
         if sorted(s.output) == sorted(expected):
+            claim = _check_evidence(s, inputs, scene, ex)
+            if claim:
+                return StepCheck(s.index, False, claim, expected)
             return StepCheck(s.index, True, "", expected)
         return StepCheck(s.index, False, _set_reason(s, s.output, expected, inputs, scene), expected)
     if s.output == expected or (isinstance(expected, str) and isinstance(s.output, str)
