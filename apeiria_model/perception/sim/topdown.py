@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.patches import Patch, Polygon, Rectangle  # noqa: E402
+from matplotlib.patches import Circle, Patch, Polygon, Rectangle  # noqa: E402
 
 from apeiria_model.perception.sim.room import Room, infer_room  # noqa: E402
 from apeiria_model.perception.sim.shapes import object_albedo  # noqa: E402
@@ -129,6 +129,8 @@ def draw_topdown(scene: Scene, path_png: str | os.PathLike, highlight_ids: Itera
         ax.add_patch(Rectangle((o.min_corner[0], o.min_corner[1]), o.size[0], o.size[1],
                                fc=(*rgb, 0.45), ec=HIGHLIGHT if strong else (*(rgb * 0.6), 1.0),
                                lw=2.5 if strong else 1.0, zorder=3 if strong else 2))
+        if strong and max(o.size[0], o.size[1]) < 0.4:  # small target: ring it so it stands out
+            ax.add_patch(Circle((o.center[0], o.center[1]), 0.25, fill=False, ec=HIGHLIGHT, lw=2.0, zorder=5))
         if o.front is not None and np.hypot(o.front[0], o.front[1]) > 1e-9:
             f = np.asarray(o.front[:2], float)
             f = f / np.linalg.norm(f) * min(0.35, 0.6 * max(o.size[0], o.size[1]))
