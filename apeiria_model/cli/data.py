@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     g.add_argument("--out", required=True, help="output folder (created; files in it are overwritten)")
     g.add_argument("--scenes", type=int, required=True, help="number of rooms to generate")
     g.add_argument("--seed", type=int, default=0, help="random seed: same seed, byte-identical files")
-    g.add_argument("--samples-per-scene", type=int, default=16, help="grounding + QA records per room")
+    g.add_argument("--samples-per-scene", type=int, default=32, help="grounding + QA records per room")
     g.add_argument("--stage2-per-scene", type=int, default=4, help="CoT-SFT (level 1/2) records per room")
     g.add_argument("--workers", type=int, default=1, help="processes (output does not depend on it)")
     g.add_argument("--json", action="store_true", help="print the manifest as JSON instead of tables")

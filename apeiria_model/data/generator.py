@@ -58,7 +58,7 @@ _VIEW_SUPERLATIVES = frozenset({"leftmost", "rightmost", "frontmost", "backmost"
 
 @dataclass
 class GeneratorConfig:
-    samples_per_scene: int = 16        # grounding + QA records per scene
+    samples_per_scene: int = 32        # grounding + QA records per scene
     stage2_per_scene: int = 4          # level-1/level-2 CoT records per scene
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     heldout_share: float = 0.5         # share of held-out phrasing in val/test
@@ -186,7 +186,7 @@ class _SceneJob:
                 if lo > cfg.max_depth:
                     continue
                 depth = int(rng.integers(lo, cfg.max_depth + 1))
-                sp = sampler.sample(goal, depth)
+                sp = sampler.sample(goal, depth, tries=8)
                 if sp is None or str(sp.node) in seen:
                     continue
                 gold = ctx.run(sp.node)
@@ -219,7 +219,9 @@ class _SceneJob:
             program=str(node), depth=ast.depth(node), phrasing=phrasing, split=self.split, unique=unique,
             hard=len(distractors) > 2, view_dependent=_view_dependent(node, text), distractor_ids=distractors,
             anchor_ids=_top_anchor_ids(ctx, node), answer=answer)
-        d = gs.to_dict()
+        # == gs.to_dict() (all fields are flat), without dataclasses.asdict's deep copies
+        d = dict(vars(gs))
+        d["target_kind"] = gs.target_kind
         d["task"] = sp.goal
         return d
 

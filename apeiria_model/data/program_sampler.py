@@ -103,11 +103,16 @@ class ProgramSampler:
     def _weighted(self, items, weights):
         if len(items) == 0:
             return None
-        c = np.cumsum(np.asarray(weights, dtype=float))
-        if c[-1] <= 0:
+        total = float(sum(weights))
+        if total <= 0:
             return None
-        k = int(np.searchsorted(c, self.rng.random() * c[-1], side="right"))
-        return items[min(k, len(items) - 1)]
+        x = self.rng.random() * total
+        acc = 0.0
+        for item, w in zip(items, weights):  # plain Python: these lists are short
+            acc += w
+            if x < acc:
+                return item
+        return items[-1]
 
     def _weighted_index(self, weights: np.ndarray) -> int:
         c = np.cumsum(weights)
@@ -168,7 +173,11 @@ class ProgramSampler:
             pool = list(self.present)
         if not pool:
             return None
-        label = self._choice(pool)
+        if depth >= 4 and goal in ("single", "multi"):
+            # long descriptions need many same-class objects to narrow down step by step
+            label = self._weighted(pool, [sizes[lab] - 1.0 for lab in pool]) or self._choice(pool)
+        else:
+            label = self._choice(pool)
         members = self._set(self._filter(label))
         witness = self.ctx.row_of[self._choice(members)]
         np_ = self._build(label, witness, depth, role="target", goal=goal, allow_color=allow_color,
@@ -287,7 +296,8 @@ class ProgramSampler:
                     return None
                 np_.node = np_.base_node = node
             elif kind in ("rel", "and"):
-                if not self._relation_clause(np_, witness, op[1], role, goal, is_last, head_set, kind):
+                later = any(o[0] != "adj" for o in plan[k + 1:])
+                if not self._relation_clause(np_, witness, op[1], role, goal, is_last, head_set, kind, later):
                     return None
             elif kind == "not":
                 if not self._negated_clause(np_, witness, op[1], goal, is_last, head_set):
@@ -387,7 +397,7 @@ class ProgramSampler:
         return out
 
     def _relation_clause(self, np_: NP, witness: int, anchor_budget: int, role: str, goal: str,
-                         is_last: bool, head_set: set[int], kind: str) -> bool:
+                         is_last: bool, head_set: set[int], kind: str, later: bool = False) -> bool:
         cand_mask = self._anchor_mask(witness, head_set)
         combos, tables, masks, rel_w, is_far = self._relation_table(np_.label, role)
         if not combos or not cand_mask.any():
@@ -400,7 +410,18 @@ class ProgramSampler:
             return False
         closeness = 1.0 / (0.5 + self.ctx.gaps_from(witness))
         weights = rel_w[ks] * np.where(is_far[ks], 1.0, closeness[rows])
-        x_rows = self.ctx.rows(self._set(np_.node)) if zero else None
+        x_rows = self.ctx.rows(self._set(np_.node))
+        if role == "target" and goal in ("single", "multi") and len(x_rows) > 1:
+            # How many of the current candidates the relation to that anchor object keeps:
+            # it must drop some; keep >= 2 when more steps must narrow down later (or for
+            # 'multi'), and ideally just the witness for the last step of 'single'.
+            kept = tables[ks[:, None], x_rows[None, :], rows[:, None]].sum(axis=1)
+            narrows = kept < len(x_rows)
+            if later or goal == "multi":
+                good = narrows & (kept >= 2)
+            else:
+                good = narrows & (kept == 1)
+            weights = weights * np.where(good, 1.0, np.where(narrows, 0.05, 0.001))
         for _ in range(4):
             j = self._weighted_index(weights)
             relation, frame = combos[int(ks[j])]
