@@ -349,10 +349,10 @@ class ObjectMap:
             "format": "apeiria-object-map", "version": MAP_FORMAT_VERSION,
             "config": asdict(self.config), "next_id": self.next_id, "frame_index": self.frame_index,
             "objects": [{
-                "id": o.id, "keys": o.keys.tolist(), "point_sum": o.point_sum.round(5).tolist(),
-                "color_sum": o.color_sum.round(2).tolist(), "hits": o.hits.tolist(),
+                "id": o.id, "keys": o.keys.tolist(), "point_sum": o.point_sum.tolist(),
+                "color_sum": o.color_sum.tolist(), "hits": o.hits.tolist(),
                 "votes": o.votes,
-                "feature_sum": None if o.feature_sum is None else o.feature_sum.round(6).tolist(),
+                "feature_sum": None if o.feature_sum is None else o.feature_sum.tolist(),
                 "feature_count": o.feature_count, "observations": o.observations,
                 "first_seen": o.first_seen, "last_seen": o.last_seen, "missed": o.missed,
             } for o in sorted(self.objects.values(), key=lambda o: o.id)],

@@ -1,9 +1,9 @@
 """The room around a scene: a tiled floor and four walls (background, instance id -1).
 
 Scenes carry no room outline, so it is inferred: the objects' footprint plus a margin,
-except on sides where a thin flat object (window, picture, radiator, wall shelf, flat TV)
-sits at the edge of the footprint -- there the wall goes right behind it, as in the real
-room. When the room is known (the room generator knows it), pass ``Room.from_size``.
+except on sides where a thin flat object (window, picture, radiator, wall shelf, flat TV),
+or furniture facing away from that side, sits at the edge of the footprint -- there the
+wall goes right behind it, as in the real room. When the room is known (the room generator knows it), pass ``Room.from_size``.
 """
 
 from __future__ import annotations
@@ -67,19 +67,30 @@ def infer_room(scene: Scene, margin: float = 0.8, min_height: float = 2.5) -> Ro
     sides = {"xmin": lo[0] - margin, "xmax": hi[0] + margin, "ymin": lo[1] - margin, "ymax": hi[1] + margin}
     tol = 0.05
     for o in scene.objects:
-        if not _wall_hung(o):
-            continue
         mn, mx = o.min_corner, o.max_corner
-        if o.size[0] <= o.size[1]:  # thin along x: hangs on an x wall
-            if mn[0] - lo[0] < tol:
-                sides["xmin"] = lo[0]
-            if hi[0] - mx[0] < tol:
-                sides["xmax"] = hi[0]
-        else:
-            if mn[1] - lo[1] < tol:
-                sides["ymin"] = lo[1]
-            if hi[1] - mx[1] < tol:
-                sides["ymax"] = hi[1]
+        if _wall_hung(o):
+            if o.size[0] <= o.size[1]:  # thin along x: hangs on an x wall
+                if mn[0] - lo[0] < tol:
+                    sides["xmin"] = lo[0]
+                if hi[0] - mx[0] < tol:
+                    sides["xmax"] = hi[0]
+            else:
+                if mn[1] - lo[1] < tol:
+                    sides["ymin"] = lo[1]
+                if hi[1] - mx[1] < tol:
+                    sides["ymax"] = hi[1]
+        if o.front is not None:
+            # Furniture at the edge of the footprint with its back to that edge (a wardrobe
+            # facing into the room) stands against a wall.
+            f = np.asarray(o.front[:2], float)
+            n = float(np.hypot(*f))
+            if n < 1e-9:
+                continue
+            f /= n
+            for side, axis, sign, gap in (("xmin", 0, -1, mn[0] - lo[0]), ("xmax", 0, 1, hi[0] - mx[0]),
+                                          ("ymin", 1, -1, mn[1] - lo[1]), ("ymax", 1, 1, hi[1] - mx[1])):
+                if gap < tol and f[axis] * sign < -0.7:
+                    sides[side] = lo[axis] if sign < 0 else hi[axis]
     height = max(min_height, float(hi[2] - floor_z) + 0.3)
     return Room(float(sides["xmin"]), float(sides["ymin"]), float(sides["xmax"]), float(sides["ymax"]),
                 floor_z, height)
