@@ -84,6 +84,7 @@ class ProgramSampler:
         self.present = sorted(set(ctx.labels))
         # Labels that could be in this kind of room but are not: for absent-category queries.
         self.absent = sorted(set(room_labels or CATEGORIES) - set(self.present))
+        self._avoid: set[int] = set()
         self.class_size = {lab: len(ctx.run(ctx.category(lab))) for lab in self.present}
         n = len(ctx.ids)
         self._facing = np.array([bool(CATEGORIES.get(lab) and CATEGORIES[lab].facing) for lab in ctx.labels],
@@ -283,7 +284,8 @@ class ProgramSampler:
             return None
         base = self._filter(label)
         np_ = NP(base, label, base_node=base)
-        head_set = set(self._set(base))
+        # anchors may not be of this class, nor of any class an enclosing phrase is about
+        head_set = set(self._set(base)) | self._avoid
         x = self._set(base)
         last = len(plan) - 1
         for k, op in enumerate(plan):
@@ -358,7 +360,12 @@ class ProgramSampler:
         label = self.ctx.labels[row]
         if set(self._set(self._filter(label))) & head_set:
             return None  # "tables next to the coffee table": anchor and head classes overlap
-        np_ = self._build(label, row, budget, role="anchor", goal="anchor")
+        outer = self._avoid
+        self._avoid = outer | head_set  # "the kettle far from the stove by a kettle" reads badly
+        try:
+            np_ = self._build(label, row, budget, role="anchor", goal="anchor")
+        finally:
+            self._avoid = outer
         if np_ is None or np_.size == 0:
             return None
         return np_

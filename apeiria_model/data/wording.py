@@ -32,6 +32,9 @@ def _relation_body(c, phrasing: str, rng: np.random.Generator) -> str:
         phrase = T.pick(T.RELATION_PHRASES["between"][phrasing], rng)
         return f"{phrase} {_anchor_text(a, phrasing, rng)} and {_anchor_text(b, phrasing, rng)}"
     anchor = c.anchors[0]
+    if c.kind == "not":  # "that aren't not far from" would be a double negation
+        options = [p for p in T.RELATION_PHRASES[c.relation][phrasing] if not p.startswith("not ")]
+        return f"{T.pick(options, rng)} {_anchor_text(anchor, phrasing, rng)}"
     if c.frame == "anchor":
         phrase = T.pick(T.ANCHOR_FRAME_PHRASES[c.relation][phrasing], rng)
         if "{anchor}" in phrase:
@@ -106,7 +109,8 @@ def _portable(label: str) -> bool:
 
 
 def _describable(np_: NP) -> bool:
-    return bool(np_.clauses) and np_.final is None and np_.union_with is None
+    return (bool(np_.clauses) and np_.final is None and np_.union_with is None
+            and all(c.kind != "not" for c in np_.clauses))
 
 
 def instruction(sp: SampledProgram, phrasing: str, rng: np.random.Generator) -> tuple[str, str]:
