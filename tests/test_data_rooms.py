@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from apeiria_model.data.categories import (CATEGORIES, FLOOR_FREE, FLOOR_WALL, ON_SURFACE, ROOM_TYPES,
-                                           WALL_MOUNTED, categories_for_room, get_category, pluralize)
+                                           WALL_MOUNTED, categories_for_room, get_category, pluralize, synonym_map)
 from apeiria_model.data.rooms import MAX_OBJECTS, MIN_OBJECTS, generate_room, overlapping_pairs
 from apeiria_model.scene.io import scene_from_dict, scene_to_dict
 
@@ -44,6 +44,13 @@ def test_every_room_type_has_categories_and_bad_names_fail():
         get_category("spaceship")
     with pytest.raises(TypeError):
         get_category(3)
+
+
+def test_synonym_map():
+    train = synonym_map()
+    assert train["fridge"] == "refrigerator" and train["bookcases"] == "bookshelf" and train["shelves"] == "shelf"
+    assert "couch" not in train
+    assert synonym_map(include_heldout=True)["couches"] == "sofa"
 
 
 def test_pluralize():

@@ -347,6 +347,20 @@ def get_category(label: str) -> Category:
         raise ValueError(f"unknown category {label!r}") from None
 
 
+def synonym_map(include_heldout: bool = False) -> dict[str, str]:
+    """Every synonym (singular and plural) -> its category label, e.g. 'couches' -> 'sofa'.
+
+    Train synonyms only by default: a parser or matcher that learns from training data
+    must not be handed the held-out words (that would void the held-out test)."""
+    out: dict[str, str] = {}
+    for c in _TABLE:
+        words = c.train_synonyms + (c.heldout_synonyms if include_heldout else ())
+        for w in words:
+            out.setdefault(w, c.label)
+            out.setdefault(c.plural_label if w == c.label else pluralize(w), c.label)
+    return out
+
+
 def _check_table() -> None:
     """Catch table typos at import: they would silently produce nonsense rooms."""
     def need(ok: bool, what: str) -> None:
