@@ -8,6 +8,7 @@ Random scenes of 10 / 50 / 200 objects, random programs of depth (number of step
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
@@ -73,6 +74,7 @@ def _stats(samples_s: list[float]) -> dict:
 
 def run(quick: bool = False) -> dict:
     rng = random.Random(0)
+    load_before = os.getloadavg()[0]
     sizes = (10, 50, 200)
     depths = range(1, 7)
     n_programs = 20 if quick else 100
@@ -105,7 +107,9 @@ def run(quick: bool = False) -> dict:
             rows.append({"objects": n, "depth": d, "programs": n_programs,
                          "execute": _stats(t_exec), "execute_render_full": _stats(t_full),
                          "execute_render_compact": _stats(t_compact), "parse_verify_compact": _stats(t_verify)})
-    return {"benchmark": "executor", "matcher": "lexical", "quick": quick, "results": rows}
+    # p95 on a shared 2-core machine is dominated by scheduling: report the load with it
+    return {"benchmark": "executor", "matcher": "lexical", "quick": quick,
+            "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)], "results": rows}
 
 
 if __name__ == "__main__":

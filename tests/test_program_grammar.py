@@ -109,3 +109,12 @@ def test_arbitrary_text_raises_only_syntax_errors(text):
         assert str(exc)
     else:
         assert parse_program(str(node)) == node
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_raise_only_syntax_errors(data):
+    try:
+        parse_program(data)
+    except ProgramSyntaxError:
+        pass
