@@ -137,6 +137,17 @@ def test_near_far_use_box_gaps_and_leave_a_dead_zone():
     assert holds(s, "far", 3, 0) and not holds(s, "near", 3, 0)
 
 
+def test_facing_uses_the_candidates_own_front():
+    s = make([box(0, "desk", (0, 2, 0.4)),
+              box(1, "chair", (0, 0, 0.45), front=(0.0, 1.0, 0.0)),      # turned to the desk
+              box(2, "chair", (1.5, 0, 0.45), front=(0.0, 1.0, 0.0)),    # desk at 37 deg: still facing
+              box(3, "chair", (3, 0, 0.45), front=(0.0, 1.0, 0.0)),      # desk at 56 deg: not
+              box(4, "chair", (0, 4, 0.45), front=(0.0, 1.0, 0.0)),      # back to the desk
+              box(5, "stool", (0, 1, 0.3))])                             # no front at all
+    assert [holds(s, "facing", i, 0) for i in (1, 2, 3, 4, 5)] == [True, True, False, False, False]
+    assert rel.canonical_relation("facing towards") == "facing" and rel.canonical_relation("in front of") == "front"
+
+
 def test_inside():
     s = make([box(0, "cabinet", (0, 0, 0.5), (1.0, 0.6, 1.0)), box(1, "box", (0, 0, 0.3), (0.3, 0.3, 0.3)),
               box(2, "vase", (0, 0, 1.1), (0.2, 0.2, 0.3))])

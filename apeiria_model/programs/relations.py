@@ -33,6 +33,8 @@ far        gap >= max(1.0 m, 2 * that near threshold) (a dead zone between the t
 next_to    gap <= clip(0.5 * sqrt(L(c) L(a)), 0.15 m, 1.0 m) and their height bands
            [bottom, top] overlap by >= 50 % of the shorter one (side by side).
 inside     >= 80 % of c's volume lies in a's box and c is smaller than a.
+facing     c has a ``front`` and a's ground centre lies within 45 degrees of it
+           (c is turned towards a; objects without a front face nothing).
 between    (relate_multi) for two distinct anchors a, b: c's ground centre projects
            strictly between a's and b's ground centres (0 < t < 1) and lies within
            the corridor max(0.15 m, half-extents of a and b across the line) of it.
@@ -81,6 +83,7 @@ FAR_MULT, FAR_MIN = 2.0, 1.0
 NEXT_TO_REL, NEXT_TO_MIN, NEXT_TO_MAX = 0.5, 0.15, 1.0
 NEXT_TO_BAND_OVERLAP = 0.5
 INSIDE_FRACTION = 0.8
+FACING_MAX_DEG = 45.0            # the anchor lies within this angle of c's front
 BETWEEN_CORRIDOR_MIN = 0.15
 TIE_DECIMALS = 6
 PAIR_CHUNK = 250_000             # (candidate, anchor) pairs evaluated per numpy block
@@ -89,7 +92,7 @@ MAX_PAIRS = 50_000_000           # refuse larger relations with a clear error, n
 _TAN_CONE = math.tan(math.radians(SIDE_CONE_DEG))
 
 BINARY_RELATIONS = ("left", "right", "front", "behind", "above", "below", "on", "under", "near", "far",
-                    "next_to", "inside")
+                    "next_to", "inside", "facing")
 MULTI_RELATIONS = ("between",)
 ANCHOR_RELATIONS = ("closest", "farthest")
 VIEW_DEPENDENT = ("left", "right", "front", "behind")
@@ -99,7 +102,7 @@ ALL_RELATIONS = BINARY_RELATIONS + MULTI_RELATIONS + ANCHOR_RELATIONS
 RELATION_PHRASE = {
     "left": "left of", "right": "right of", "front": "in front of", "behind": "behind",
     "above": "above", "below": "below", "on": "on", "under": "under", "near": "near",
-    "far": "far from", "next_to": "next to", "inside": "inside", "between": "between",
+    "far": "far from", "next_to": "next to", "inside": "inside", "facing": "facing", "between": "between",
     "closest": "closest to", "farthest": "farthest from",
 }
 # The quantity each relation's evidence reports.
@@ -107,6 +110,7 @@ RELATION_MEASURE = {
     "left": "offset", "right": "offset", "front": "offset", "behind": "offset",
     "above": "height gap", "below": "height gap", "on": "height gap", "under": "footprint overlap",
     "near": "distance", "far": "distance", "next_to": "distance", "inside": "contained fraction",
+    "facing": "angle",
     "between": "offset from the line", "closest": "distance", "farthest": "distance",
 }
 
@@ -117,7 +121,7 @@ _ALIAS_LISTS = {
               "at the right of", "to the right side of", "right side of", "on the right hand side of",
               "rightward of", "right to"],
     "front": ["front", "in front of", "front of", "in the front of", "at the front of", "ahead of",
-              "before", "facing"],
+              "before"],
     "behind": ["behind", "back", "back of", "in back of", "at the back of", "in the back of", "at the rear of",
                "to the back of", "behind of", "rear"],
     "above": ["above", "over", "higher than", "up above", "hanging above", "hanging over", "overhead"],
@@ -132,6 +136,8 @@ _ALIAS_LISTS = {
                 "at the side of", "right next to", "right beside", "side by side with", "next"],
     "inside": ["inside", "in", "inside of", "within", "into", "contained in", "in the middle of box",
                "stored in", "kept in", "enclosed in"],
+    "facing": ["facing", "facing towards", "facing toward", "faces", "turned towards", "turned toward",
+               "pointing at", "pointed at", "oriented towards", "looking at", "directed at"],
     "between": ["between", "in between", "in the middle between", "halfway between", "amid", "amidst"],
     "closest": ["closest", "closest to", "nearest", "nearest to", "most near", "the closest to",
                 "the nearest to", "closer to", "nearer to"],
@@ -482,6 +488,16 @@ def binary_relation(name: str, geom: SceneGeometry, cand: np.ndarray, anch: np.n
         vol_c, vol_a = np.prod(s_c, axis=-1), np.prod(s_a, axis=-1)
         measure = np.where(vol_c > 0, inter / np.maximum(vol_c, 1e-12), 0.0)
         holds = (measure >= INSIDE_FRACTION) & (vol_c < vol_a)
+    elif name == "facing":
+        # c's own front points at a: the ground direction to a's centre lies within
+        # FACING_MAX_DEG of c.front. A property of c's orientation, so no frame.
+        u = geom.fronts[cand][:, None, :]
+        to_a = (c_a - c_c)[..., :2]
+        dist_xy = np.linalg.norm(to_a, axis=-1)
+        cos = np.sum(u * to_a, axis=-1) / np.maximum(dist_xy, 1e-12)
+        measure = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+        holds = (geom.has_front[cand][:, None] & (dist_xy > 1e-9)
+                 & (measure <= FACING_MAX_DEG))
     else:
         raise UnknownRelationError(f"{name!r} is not a binary relation: expected one of {', '.join(BINARY_RELATIONS)}")
     holds = np.broadcast_to(holds, shape) & not_self

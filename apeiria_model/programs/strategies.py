@@ -17,7 +17,7 @@ LABELS = ("chair", "table", "desk", "mug", "lamp", "sofa", "bed", "window", "doo
 COLORS = ("red", "blue", "green", "white", "black", "brown", "yellow", "gray")
 ATTRIBUTES = ("wooden", "metal", "small", "large", "round", "soft")
 BINARY_RELATIONS = ("left", "right", "front", "behind", "above", "below", "on", "under", "near",
-                    "far", "next_to", "inside")
+                    "far", "next_to", "inside", "facing")
 ANCHOR_RELATIONS = ("closest", "farthest")
 SUPERLATIVE_KINDS = ("largest", "smallest", "tallest", "shortest", "highest", "lowest", "leftmost",
                      "rightmost", "frontmost", "backmost", "closest", "farthest")

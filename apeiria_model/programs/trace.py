@@ -248,7 +248,7 @@ def _evidence_lines(step: ExecStep, scene: Scene) -> list[str]:
     if step.op == "relate":
         phrase = rel.RELATION_PHRASE.get(_canon_rel(step.args["relation"]), step.args["relation"])
         for ev in step.evidence:
-            unit = "" if ev.measure == "footprint overlap" or ev.measure == "contained fraction" else " m"
+            unit = {"footprint overlap": "", "contained fraction": "", "angle": " deg"}.get(ev.measure, " m")
             lines.append(f"{_obj(ev.object_id, scene)} is {phrase} {_obj(ev.anchor_ids[0], scene)} "
                          f"({ev.measure} {_num(ev.value)}{unit}, {ev.note})")
     elif step.op == "relate_multi":
