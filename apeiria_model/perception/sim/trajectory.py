@@ -146,7 +146,8 @@ def walkthrough(scene: Scene, n_frames: int, height: float = EYE_HEIGHT,
                 room: Room | None = None) -> list[np.ndarray]:
     """A walk around the room through free space at eye height, looking at the objects.
 
-    The gaze mixes the scene centre with the walking direction, like a person looking
+    At each step the camera looks the way that shows the most objects (with a slight
+    preference for the walking direction), smoothed along the path, like a person looking
     around while walking. Falls back to :func:`orbit` if the room has no free space.
     """
     n = _check_n(n_frames)
@@ -187,17 +188,45 @@ def walkthrough(scene: Scene, n_frames: int, height: float = EYE_HEIGHT,
     ahead = np.column_stack([np.interp((q + 0.5) % s[-1], s, closed[:, 0]),
                              np.interp((q + 0.5) % s[-1], s, closed[:, 1])])
     z = room.floor_z + height
+    yaws = _gaze_yaws(scene, xy, ahead - xy)
     poses = []
-    for p, h in zip(xy, ahead):
-        heading = h - p
-        nrm = np.linalg.norm(heading)
-        look = target[:2] if nrm < 1e-6 else 0.7 * target[:2] + 0.3 * (p + 2.0 * heading / nrm)
-        if np.linalg.norm(look - p) < 0.3:
-            look = target[:2]
-        if np.linalg.norm(look - p) < 0.3:  # standing on the target point: look along +y
-            look = p + [0.0, 1.0]
+    for p, yaw in zip(xy, yaws):
+        d = np.array([np.cos(yaw), np.sin(yaw)])
+        look = p + 2.0 * d
         poses.append(look_at_pose((p[0], p[1], z), (look[0], look[1], target[2])))
     return poses
+
+
+def _gaze_yaws(scene: Scene, xy: np.ndarray, headings: np.ndarray, half_fov_deg: float = 28.0) -> np.ndarray:
+    """Per position, the viewing direction (yaw) that sees the most object centres.
+
+    Candidate yaws every 15 degrees score (objects within +-half_fov_deg, nearer than 6 m)
+    + a small bonus for looking where one walks; the chosen yaws are then smoothed along
+    the path so the camera turns like a head, not a dial.
+    """
+    cands = np.radians(np.arange(0, 360, 15))
+    cdir = np.column_stack([np.cos(cands), np.sin(cands)])
+    cos_half = np.cos(np.radians(half_fov_deg))
+    centres = scene.centers()[:, :2]
+    yaws = np.zeros(len(xy))
+    for k, (p, h) in enumerate(zip(xy, headings)):
+        v = centres - p
+        dist = np.linalg.norm(v, axis=1)
+        ok = (dist > 0.4) & (dist < 6.0)
+        u = v[ok] / dist[ok, None]
+        score = ((u @ cdir.T) >= cos_half).sum(axis=0).astype(float) if len(u) else np.zeros(len(cands))
+        hn = np.linalg.norm(h)
+        if hn > 1e-9:
+            score += 0.5 * (cdir @ (h / hn))
+        yaws[k] = cands[int(np.argmax(score))]
+    # Circular moving average over a short window.
+    w = 2
+    sm = np.zeros_like(yaws)
+    n = len(yaws)
+    for k in range(n):
+        idx = [(k + j) % n for j in range(-w, w + 1)]
+        sm[k] = np.arctan2(np.sin(yaws[idx]).sum(), np.cos(yaws[idx]).sum())
+    return sm
 
 
 def sweep(scene: Scene, n_frames: int, kind: str = "orbit", **kwargs) -> list[np.ndarray]:
