@@ -211,6 +211,7 @@ def test_labels_plurals_case_and_underscores():
     assert scores("chairs")[0] == 1.0 and scores("CHAIR")[6] == 1.0
     assert scores("coffee tables")[1] == 1.0 and scores("coffee_table")[1] == 1.0
     assert scores("chair")[2] == 0.0
+    assert scores("chair,")[0] == 1.0 and scores("  (Chairs!) ")[0] == 1.0
 
 
 def test_head_noun_scores_lower_than_exact():

@@ -64,7 +64,7 @@ _SIZE_OPPOSITE = {"small": "large", "large": "small", "tall": "short", "short": 
                   "wide": "narrow", "narrow": "wide"}
 OTHER_ATTRIBUTES = frozenset("""round square rectangular circular oval open closed empty full soft hard striped
 patterned plain dirty clean old new modern broken folded stacked shiny wall-mounted padded""".split())
-GENERIC_HEADS = frozenset("object thing item one stuff something anything furniture".split())
+GENERIC_HEADS = frozenset("object thing item one stuff something anything".split())
 _DETERMINERS = frozenset("the a an this that these those all any some every".split())
 
 # Symmetric synonym groups (singular, normalised forms).
@@ -89,7 +89,7 @@ _IRREGULAR = {"people": "person", "men": "man", "women": "woman", "children": "c
 _NO_STRIP = frozenset("""glass grass bus gas lens canvas mattress dress chess class boss press cross series
 species news tennis chassis cactus status atlas iris bonus virus campus kiss moss bass dais analysis
 basis axis this yes gps""".split())
-_WORD_SPLIT = re.compile(r"[\s_]+")
+_WORD_SPLIT = re.compile(r"[^\w\-']+|_")  # punctuation and underscores separate words
 
 
 @lru_cache(maxsize=4096)
