@@ -143,3 +143,30 @@ def test_bad_construction(office_scene):
         SceneRenderer(office_scene, K, max_range=-1)
     with pytest.raises(TypeError, match="SensorNoise"):
         SceneRenderer(office_scene, K, noise="loud")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LABELS = ["chair", "office chair", "desk", "lamp", "bed", "sofa", "plant", "mug", "bookshelf", "window", "tv",
+           "toilet", "zorblax", "shelf", "bottle"]
+_obj = st.tuples(st.sampled_from(_LABELS), st.tuples(*[st.floats(-3, 3)] * 2 + [st.floats(0, 2)]),
+                 st.tuples(*[st.floats(0.005, 4.0)] * 3),
+                 st.sampled_from([None, (0, 1, 0), (-1, 0, 0), (0.3, -0.7, 0.2), (0, 0, 1)]),
+                 st.sampled_from([None, "red", "dark blue", "plaid"]))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(_obj, max_size=8), st.tuples(*[st.floats(-6, 6)] * 2 + [st.floats(0.2, 4)]))
+def test_random_scenes_render_sanely(objs, eye):
+    scene = Scene("fuzz", tuple(SceneObject(i, lab, c, s, color=col, front=f)
+                                for i, (lab, c, s, f, col) in enumerate(objs)))
+    k = CameraIntrinsics.from_fov(40, 30, 80.0)
+    r = SceneRenderer(scene, k)
+    target = np.array([0.0, 0.0, 0.5])
+    if np.linalg.norm(np.subtract(eye, target)) < 1e-3:
+        return
+    f = r.render(look_at_pose(eye, target))
+    assert np.all(np.isfinite(f.depth)) and np.all(f.depth >= 0) and f.depth.max() <= r.max_range
+    assert set(np.unique(f.instance_ids).tolist()) <= set(scene.ids) | {-1}
+    assert f.color.dtype == np.uint8 and f.color.shape == (30, 40, 3)

@@ -112,3 +112,18 @@ def test_room_goes_flush_behind_wall_hung_objects(office_scene):
     with pytest.raises(ValueError):
         Room.from_size(0, 3)
     assert infer_room(Scene("e", ())).contains_xy([0, 0])[0]
+
+
+def test_room_walls_behind_large_furniture_and_at_the_door():
+    from apeiria_model.scene import Viewpoint
+
+    objs = (
+        SceneObject(0, "wardrobe", (1.0, 3.7, 1.0), (1.2, 0.6, 2.0), front=(0, -1, 0)),  # back to y = 4
+        SceneObject(1, "chair", (3.0, 1.0, 0.45), (0.5, 0.5, 0.9), front=(-1, 0, 0)),  # small: no wall
+        SceneObject(2, "table", (2.0, 2.0, 0.4), (1.0, 1.0, 0.8)),
+    )
+    room = infer_room(Scene("r", objs, viewpoint=Viewpoint((2.0, 0.4, 1.6), (2.0, 2.0, 1.0))))
+    assert room.ymax == pytest.approx(4.0)
+    assert room.xmax == pytest.approx(3.25 + 0.8)  # the chair's edge plus the margin
+    assert room.ymin == pytest.approx(0.4)  # the observer stands in the doorway
+    assert room.xmin == pytest.approx(0.4 - 0.8)
