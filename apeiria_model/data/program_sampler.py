@@ -346,6 +346,10 @@ class ProgramSampler:
                 return None
             word = self._choice(pool)
         else:
+            if role == "target" and goal != "any":
+                # only words that tell the witness apart from some of its class
+                n_now = len(self._set(cur))
+                options = [w for w in options if len(self._set(ast.Filter(cur, w))) < n_now]
             if not options:
                 return None
             word = self._choice(options)
@@ -445,9 +449,18 @@ class ProgramSampler:
                 continue  # "on the sofa's left" needs one plain sofa
             if kind == "and":
                 other = ast.Relate(self._filter(np_.label), anchor.node, relation, frame)
-                np_.node = ast.Intersection(np_.node, other)
+                node = ast.Intersection(np_.node, other)
             else:
-                np_.node = ast.Relate(np_.node, anchor.node, relation, frame)
+                node = ast.Relate(np_.node, anchor.node, relation, frame)
+            if role == "target" and goal in ("single", "multi"):
+                # the whole anchor phrase may name more objects than the one aimed at:
+                # check the real outcome now rather than failing the whole attempt later
+                got = self._set(node)
+                want_one = goal == "single" and not later
+                if self.ctx.ids[witness] not in got or len(got) >= len(x_rows) or \
+                        (len(got) != 1 if want_one else len(got) < 2):
+                    return False  # fail fast: a fresh attempt is cheaper than more anchors
+            np_.node = node
             np_.clauses.append(Clause(kind, relation, frame, [anchor]))
             return True
         return False
