@@ -17,7 +17,7 @@ from apeiria_model.scene import Scene, SceneObject
     ("chair", "chair"), ("office chair", "office_chair"), ("red wooden chair", "chair"), ("chairs", "chair"),
     ("table lamp", "lamp"), ("kitchen_table_1", "table"), ("coffee table", "table"), ("desk", "desk"),
     ("bookshelves", "shelf_unit"), ("tv stand", "cabinet"), ("TV", "screen"), ("computer monitor", "screen"),
-    ("potted plant", "plant"), ("mug", "mug"), ("water bottle", "bottle"), ("picture frame", "picture"),
+    ("potted plant", "plant"), ("small tree", "tree"), ("mug", "mug"), ("water bottle", "bottle"), ("picture frame", "picture"),
     ("bedside table", "drawers"), ("fridge", "fridge"), ("washing machine", "washer"), ("toilet", "toilet"),
     ("bathtub", "bathtub"), ("sofa", "sofa"), ("armchair", "sofa"), ("bed", "bed"), ("window", "window"),
     ("flux capacitor", "box"), ("", "box"), ("OfficeChair", "office_chair"),
@@ -42,7 +42,8 @@ def test_every_category_fills_its_box():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from(["chair", "desk", "lamp", "bed", "sofa", "plant", "mug", "bookshelf", "window", "thing"]),
+@given(st.sampled_from(["chair", "desk", "lamp", "bed", "sofa", "plant", "mug", "bookshelf", "window", "thing",
+                        "tree", "office chair", "toilet", "sink", "bathtub", "fridge", "clock", "washer", "tv"]),
        st.tuples(*[st.floats(0.01, 3.0)] * 3), st.tuples(*[st.floats(-50, 50)] * 3),
        st.one_of(st.none(), st.tuples(st.floats(-1, 1), st.floats(-1, 1), st.floats(-1, 1))))
 def test_any_box_any_front(label, size, center, front):
@@ -127,3 +128,19 @@ def test_room_walls_behind_large_furniture_and_at_the_door():
     assert room.xmax == pytest.approx(3.25 + 0.8)  # the chair's edge plus the margin
     assert room.ymin == pytest.approx(0.4)  # the observer stands in the doorway
     assert room.xmin == pytest.approx(0.4 - 0.8)
+
+
+def test_object_mesh_exports_to_open3d():
+    m = object_mesh(SceneObject(5, "lamp", (0, 0, 0.3), (0.2, 0.2, 0.6), color="yellow"))
+    legacy = m.to_legacy()
+    assert len(legacy.triangles) == m.n_triangles and legacy.has_vertex_colors()
+    c = np.asarray(legacy.vertex_colors)
+    assert c.min() >= 0 and c.max() <= 1
+    moved = m.transformed(np.array([[1, 0, 0, 2.0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]))
+    np.testing.assert_allclose(moved.bounds()[0], m.bounds()[0] + [2, 0, 0])
+    from apeiria_model.perception.sim.mesh import ObjectMesh
+
+    with pytest.raises(ValueError, match="colours"):
+        ObjectMesh(0, np.zeros((3, 3)), [[0, 1, 2]], np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="out of range"):
+        ObjectMesh(0, np.zeros((3, 3)), [[0, 1, 3]], np.zeros((1, 3)))

@@ -69,6 +69,9 @@ class SceneRenderer:
     category shapes (SDF worlds). room: True = infer floor + walls, a :class:`Room` to
     use one, False/None = no room. walls: draw walls (False: floor only).
     max_range / min_range: depth beyond them reads 0, like a real sensor.
+
+    Build once, render many (the BVH is built in the constructor). One renderer must not
+    be used from two threads at once (it reuses its ray buffer); make one per thread.
     """
 
     def __init__(self, scene: Scene, intrinsics: CameraIntrinsics | None = None,

@@ -309,6 +309,18 @@ def build_plant(w, d, h, rgb, rng) -> list[Part]:
     ]
 
 
+def build_tree(w, d, h, rgb, rng) -> list[Part]:
+    """Potted conifer: pot, trunk, cone of foliage."""
+    r = min(w, d) / 2
+    pot_h = _clamp(0.2 * h, 0.05, 0.4)
+    foliage = rgb if rgb[1] > rgb[0] and rgb[1] > rgb[2] else FOLIAGE
+    return [
+        cylinder(0, 0, 0, pot_h, 0.5 * r, TERRACOTTA, r1=0.6 * r),
+        cylinder(0, 0, pot_h, pot_h + 0.2 * h, 0.08 * r, (0.4, 0.27, 0.15)),
+        cone(0, 0, pot_h + 0.1 * h, h, r, foliage),
+    ]
+
+
 def build_mug(w, d, h, rgb, rng) -> list[Part]:
     r = 0.4 * min(w, d)
     handle_t = _clamp(0.15 * h, 0.005, 0.02)
@@ -525,7 +537,7 @@ _PHRASES: list[tuple[str, Builder]] = [
     ("monitor", build_screen), ("screen", build_screen), ("display", build_screen), ("tv", build_screen),
     ("television", build_screen), ("telly", build_screen), ("computer screen", build_screen),
     ("plant", build_plant), ("houseplant", build_plant), ("flower", build_plant), ("flowers", build_plant),
-    ("tree", build_plant),
+    ("tree", build_tree), ("christmas tree", build_tree),
     ("mug", build_mug), ("coffee mug", build_mug), ("teacup", build_mug), ("cup", build_cylinder),
     ("glass", build_cylinder), ("vase", build_cylinder), ("candle", build_cylinder), ("jar", build_cylinder),
     ("can", build_cylinder), ("kettle", build_mug), ("soap dispenser", build_bottle), ("soap pump", build_bottle),
@@ -571,7 +583,7 @@ _DEFAULT_RGB: dict[Builder, tuple[float, float, float]] = {
     build_shelf_unit: WOOD, build_screen: DARK, build_plant: FOLIAGE, build_window: WHITE,
     build_mirror: METAL, build_whiteboard: WHITE, build_toilet: WHITE, build_sink: WHITE,
     build_bathtub: WHITE, build_fridge: (0.85, 0.86, 0.86), build_appliance: METAL, build_washer: WHITE,
-    build_lamp: (0.9, 0.85, 0.7), build_bottle: (0.2, 0.5, 0.3), build_book: (0.6, 0.15, 0.15),
+    build_lamp: (0.9, 0.85, 0.7), build_tree: FOLIAGE, build_bottle: (0.2, 0.5, 0.3), build_book: (0.6, 0.15, 0.15),
     build_office_chair: DARK, build_clock: WHITE, build_laptop: METAL,
 }
 _FALLBACK_RGB = (0.62, 0.60, 0.56)
