@@ -134,6 +134,10 @@ def test_no_heldout_wording_in_any_train_record(dataset):
                     continue
                 bad = [m for m in markers if T.contains_phrase(rec["instruction"], m)]
                 assert not bad, (rec["instruction"], bad)
+    for split in SPLITS:  # perception prompts use category labels only
+        for rec in _read(out / "stage1" / f"{split}.jsonl"):
+            text = rec["prompt"] + " " + rec["response"]
+            assert not [m for m in markers if T.contains_phrase(text, m)], text
 
 
 def _digest(folder: Path) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from apeiria_model.data import templates as T
 from apeiria_model.data.categories import CATEGORIES
@@ -149,3 +150,39 @@ def test_sampler_rejects_bad_arguments():
         SceneContext("not a scene")
     with pytest.raises(ValueError, match="phrasing"):
         instruction(ps.sample("single", 1) or ps.sample("multi", 1), "klingon", np.random.default_rng(0))
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(GOALS), st.integers(1, 8))
+def test_any_room_any_request_matches_the_executor(seed, goal, depth):
+    room = generate_room(np.random.default_rng(seed))
+    ps = ProgramSampler(SceneContext(room.scene), np.random.default_rng(seed))
+    sp = ps.sample(goal, depth, tries=5)
+    if sp is None:
+        return  # allowed: not every room supports every request
+    assert ast.depth(sp.node) == depth
+    assert Executor().execute(sp.node, room.scene).value == sp.value
+
+
+def test_sampler_works_on_scenes_it_did_not_make(office_scene):
+    """Hand-made / perceived scenes: unknown labels, no categories, even no objects."""
+    from apeiria_model.scene.model import Scene, SceneObject
+
+    odd = office_scene.with_objects(list(office_scene.objects) + [
+        SceneObject(7, "zebra lamp", (2.0, 0.5, 0.4), (0.3, 0.3, 0.8)),
+        SceneObject(8, "zebra lamp", (2.6, 0.5, 0.4), (0.3, 0.3, 0.8), color="purple")])
+    rng = np.random.default_rng(0)
+    ps = ProgramSampler(SceneContext(odd), rng)
+    got = 0
+    for goal in GOALS:
+        for depth in range(1, 6):
+            sp = ps.sample(goal, depth, tries=5)
+            if sp is not None:
+                got += 1
+                text, _ = instruction(sp, "train", rng)
+                assert text and Executor().execute(sp.node, odd).value == sp.value
+    assert got > 5
+    empty = ProgramSampler(SceneContext(Scene("empty", ())), rng)
+    assert empty.sample("single", 3) is None and empty.sample("multi", 2) is None
+    counted = empty.sample("count", 2)  # "how many fridges are there?" -> 0 is a fair question
+    assert counted is None or counted.value == 0
