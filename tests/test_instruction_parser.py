@@ -113,8 +113,22 @@ CASES = [
      f'relate({F(chr(34) + "red chair" + chr(34))}, {F("window")}, near))', "red chair", False),
     ("the mug which is on the desk and near the lamp",
      f"intersection(relate({F('mug')}, {F('desk')}, on), relate({F('mug')}, {F('lamp')}, near))", "mug", False),
-    ("the box under the desk near the chair", f"relate(relate({F('box')}, {F('desk')}, under), {F('chair')}, near)",
+    # a clause right after an anchor describes the anchor (late closure)...
+    ("the box under the desk near the chair", f"relate({F('box')}, relate({F('desk')}, {F('chair')}, near), under)",
      "box", False),
+    ("the window to the right of the desk chair that is behind the mug",
+     f'relate({F("window")}, relate({F(chr(34) + "desk chair" + chr(34))}, {F("mug")}, behind), right)', "window", False),
+    # ...but "closest to" goes back to the target
+    ("the cup on the table closest to the door near the window",
+     f"relate_anchor(relate({F('cup')}, {F('table')}, on), relate({F('door')}, {F('window')}, near), closest)",
+     "cup", False),
+    # unions of targets
+    ("count the plastic clocks and bins", f'count(union({F(chr(34) + "plastic clock" + chr(34))}, {F("bin")}))',
+     "plastic clock", True),
+    ("all white tv stands and green pictures",
+     f'union({F(chr(34) + "white tv stand" + chr(34))}, {F(chr(34) + "green picture" + chr(34))})', "white tv stand", True),
+    ("the standing lamp between the bin and the sofa",
+     f'relate_multi({F(chr(34) + "standing lamp" + chr(34))}, {F("bin")}, {F("sofa")}, between)', "standing lamp", False),
     # several sentences (ScanRefer style)
     ("there is a brown chair. it is placed next to the bed.",
      f'relate({F(chr(34) + "brown chair" + chr(34))}, {F("bed")}, next_to)', "brown chair", False),
@@ -200,7 +214,7 @@ def test_non_string_and_surrogates_are_unparsed_not_raised():
 
 
 def test_ignored_words_are_reported():
-    out = parse_instruction("the chair near the table wobbly xyzzy", vocabulary=["chair", "table"])
+    out = parse_instruction("the chair near the table, xyzzy", vocabulary=["chair", "table"])
     assert out.ok
     assert out.program_text == f"relate({F('chair')}, {F('table')}, near)"
     assert "xyzzy" in out.ignored

@@ -77,7 +77,10 @@ def make_reasoner_or_die(name: str):
     from apeiria_model.reasoning import ReasonerUnavailableError, load_reasoner
 
     try:
-        return load_reasoner(name)
+        reasoner = load_reasoner(name)
+        if hasattr(reasoner, "warm_up"):
+            reasoner.warm_up()  # model loading is not part of any query's latency
+        return reasoner
     except ReasonerUnavailableError as e:
         die(str(e))
     except Exception as e:  # a broken model file etc.: still one line, no traceback

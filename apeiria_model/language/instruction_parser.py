@@ -114,7 +114,28 @@ def tokenize(text: str) -> list[str]:
     text = text.replace("'re ", " are ").replace("'m ", " am ")
     text = re.sub(r"(?<=[a-z])s'(?=\s|$)", "s 's", text)  # "chairs' legs"
     text = text.replace("_", " ")
-    return _TOKEN.findall(text)
+    tokens = _TOKEN.findall(text)
+    if "of" in tokens:
+        tokens = _join_compounds(tokens)
+    return tokens
+
+
+_COMPOUNDS = {tuple(c.split()): c for c in lx.COMPOUND_NOUNS}
+
+
+def _join_compounds(tokens: list[str]) -> list[str]:
+    """'chest of drawers' -> one token, so 'of' does not end the noun phrase."""
+    out, i = [], 0
+    while i < len(tokens):
+        for parts, joined in _COMPOUNDS.items():
+            if tuple(tokens[i:i + len(parts)]) == parts:
+                out.append(joined)
+                i += len(parts)
+                break
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
 
 
 # --- noun phrases -------------------------------------------------------------------------
@@ -128,14 +149,15 @@ class _NP:
     quantified: bool = False                               # all / every / both
     plural: bool = False
     generic: bool = False                                  # "one", "thing", "object"
+    constraints: list = field(default_factory=list)        # an anchor's own clauses
+    union: list = field(default_factory=list)              # "chairs and tables": more NPs
 
     @property
     def concept(self) -> str | None:
         return " ".join(self.words) if self.words else None
 
     def node(self) -> ast.SetNode:
-        base: ast.SetNode = ast.Scene() if not self.words else ast.Filter(ast.Scene(), self.concept)
-        return _apply_superlative(base, self.superlative, self.rank, self.last)
+        return _build(self, self.constraints)
 
 
 def _apply_superlative(node: ast.SetNode, kind: str | None, rank: int, last: bool) -> ast.SetNode:
@@ -164,6 +186,7 @@ class _Parser:
         self.i = 0
         self.vocab = vocabulary                 # normalised scene labels (may be empty)
         self.vocab_phrases = sorted((tuple(v.split()) for v in vocabulary), key=len, reverse=True)
+        self.vocab_words = frozenset(w for v in vocabulary for w in v.split())
         self.ignored: list[str] = []
 
     # -- token helpers -------------------------------------------------------------------
@@ -209,6 +232,13 @@ class _Parser:
         if tok in ("with", "from", "of", "than", "to", "at", "except", "having", "or", "there", "are", "is", "was",
                    "were", "which", "whose", "containing", "holding", "supporting", "if", "when", "as"):
             return True
+        if tok in ("can", "could", "do", "does") and j + 1 < len(self.toks) and \
+                self.toks[j + 1] in ("you", "i", "we"):
+            return True  # "how many books can you see"
+        if tok in lx.PARTICIPLES:
+            # "the standing lamp" vs "the lamp standing next to the bed"
+            return j + 1 >= len(self.toks) or self.relation_at(j + 1) is not None or \
+                self.toks[j + 1] in _SENTENCE_END | {","}
         if tok in lx.COPULAS and tok not in lx.SUPERLATIVE_WORDS:
             return True
         if self._side_phrase_at(j) is not None:
@@ -257,16 +287,24 @@ class _Parser:
         return np_
 
     def _vocab_label_in(self, words: list[str]) -> tuple[int, int] | None:
-        """Span of the longest scene label inside ``words`` (singularising the last word)."""
+        """Span of the scene label that heads ``words``: the longest label ending at the last
+        word, else the longest label anywhere provided no object noun follows it ("desk
+        chair" is a chair even in a scene with a desk; "table wobbly" is the table)."""
         if not self.vocab_phrases:
             return None
         sing = [lx.singularize(w) for w in words]
+        found = None
         for phrase in self.vocab_phrases:
             n = len(phrase)
             for s in range(len(words) - n + 1):
                 window = tuple(words[s:s + n - 1]) + (sing[s + n - 1],)
                 if window == phrase:
-                    return s, s + n
+                    if s + n == len(words):
+                        return s, s + n
+                    if found is None:
+                        found = (s, s + n)
+        # a label followed by more words is a modifier of a compound noun ("towel rail",
+        # "desk chair", "tv cabinet"): English heads come last, so no label span then
         return None
 
     def _classify_np(self, words: list[str], np_: _NP, followed_by_of: bool = False) -> None:
@@ -417,7 +455,8 @@ class _Parser:
                 continue
             # nothing matched: skip the word (silently when it carries no meaning)
             if tok in lx.CLAUSE_MARKERS or tok in lx.COPULAS or tok in lx.FILLER or tok in lx.DETERMINERS \
-                    or tok in _PRONOUNS or tok in ("'s", "or", "located", "one", "ones", "there"):
+                    or tok in _PRONOUNS or tok in ("'s", "or", "located", "one", "ones", "there", "can", "do",
+                                                   "does", "you", "i", "we", "see", "spot", "notice", "total"):
                 self.i += 1
                 continue
             if tok in lx.COLOURS or tok in lx.ATTRIBUTE_WORDS:  # "the chair that is red"
@@ -549,16 +588,20 @@ class _Parser:
             if anchor is None:  # "the chair nearest" with nothing after: to the viewer
                 constraints.append(_Constraint("superlative", relation=rel))
                 return True
+            self.parse_anchor_clauses(anchor)
             constraints.append(_Constraint("anchor", rel, (anchor,), joined_by_and=joined))
             return True
         if kind == "between":
             a = self._expect_np(f"'{' '.join(self.toks[start:start + n])}'")
+            # "between the window farthest from me and a speaker": must end before "and"
+            self.parse_anchor_clauses(a, viewer_superlative=True)
             if a.plural and not self.starts(("and",)):
                 constraints.append(_Constraint("between", rel, (a, a), joined_by_and=joined, negated=negated))
                 return True
             if not self.accept("and"):
                 raise _Unparsed("'between' needs two objects ('between the bed and the desk')")
             b = self._expect_np("'between ... and'")
+            self.parse_anchor_clauses(b)
             constraints.append(_Constraint("between", rel, (a, b), joined_by_and=joined, negated=negated))
             return True
         if self.peek() in _VIEWER_WORDS and rel in ("near", "next_to", "far"):
@@ -578,8 +621,42 @@ class _Parser:
         if rel in ("inside", "near") and " ".join(anchor.head) in lx.ROOM_WORDS and \
                 " ".join(anchor.head) not in self.vocab and not anchor.superlative:
             return True  # "every lamp in the room": the room is the whole scene
-        constraints.append(_Constraint("exclude_rel" if negated else "rel", rel, (anchor,), joined_by_and=joined))
+        self.parse_anchor_clauses(anchor)
+        frame = ast.FRAME_ANCHOR if rel in lx.INTRINSIC_BY_DEFAULT else ast.FRAME_VIEWER
+        constraints.append(_Constraint("exclude_rel" if negated else "rel", rel, (anchor,), frame, joined))
         return True
+
+    def parse_anchor_clauses(self, anchor: _NP, viewer_superlative: bool = False) -> None:
+        """Relation clauses right after an anchor describe that anchor ("the chair near the
+        table left of the bed": the table is left of the bed), the late-closure reading;
+        "and ..." clauses, "closest to ..." and side phrases go back to the target."""
+        while not self.at_end():
+            save = self.i
+            if self.peek() in lx.CLAUSE_MARKERS:
+                self.i += 1
+                self.skip(lx.CORE_COPULAS)
+            self.skip(lx.PARTICIPLES)
+            if self._side_phrase_at(self.i) is not None:
+                self.i = save
+                return
+            r = self.relation_at()
+            if r is not None and r[0] == "anchor" and viewer_superlative:
+                # "the vase closest to me": a viewer superlative belongs to this noun phrase
+                j = self.i + r[2]
+                while j < len(self.toks) and self.toks[j] in ("to", "from", "the"):
+                    j += 1
+                if j < len(self.toks) and self.toks[j] in _VIEWER_WORDS:
+                    anchor.constraints.append(_Constraint("superlative", relation=r[1]))
+                    self.i = j + 1
+                    continue
+            if r is None or r[0] not in ("rel", "between"):
+                self.i = save
+                return
+            before = len(anchor.constraints)
+            if not self._parse_one_modifier(anchor, anchor.constraints, False, False) or \
+                    len(anchor.constraints) == before:
+                self.i = save
+                return
 
     def _from_side(self, target: _NP) -> str | None:
         """After 'from': 'the left' / 'the right' / 'the window' -> superlative kind."""
@@ -636,6 +713,8 @@ def _apply(c: _Constraint, node: ast.SetNode, target: _NP, base: ast.SetNode) ->
 
 def _build(target: _NP, constraints: list[_Constraint]) -> ast.SetNode:
     base = _target_base(_target_words(target, constraints))
+    for other in target.union:  # "all white cabinets and green plants"
+        base = ast.Union(base, other.node())
     # an ordinal / "from the left" after the head fills in the target's superlative
     sup_kind, rank, last = target.superlative, target.rank, target.last
     for c in constraints:
@@ -825,6 +904,20 @@ def _parse_tokens(p: _Parser) -> tuple[ast.Node, _NP, bool]:
     if not target.words and target.superlative is None and (p.at_end() or p.peek() in _SENTENCE_END):
         raise _Unparsed("no object mentioned" + (f" (ignored: {' '.join(p.toks)})" if p.toks else ""))
     constraints: list[_Constraint] = []
+    # "the white towels and metal washing machines": a union of targets; clauses after
+    # the last noun phrase describe that one (it is parsed with its own clauses)
+    while p.peek() == "and" and p.i + 1 < len(p.toks) and p.relation_at(p.i + 1) is None and \
+            p.toks[p.i + 1] not in lx.NEGATIONS | lx.CLAUSE_MARKERS | _PRONOUNS | {"also", "close", "near"}:
+        save = p.i
+        p.i += 1
+        p.skip(lx.DETERMINERS - {"one"})
+        other = p.parse_np()
+        if other is None or not other.head or other.generic:
+            p.i = save
+            break
+        p.parse_modifiers(other, other.constraints)
+        target.union.append(other)
+        target.plural = True
     p.parse_modifiers(target, constraints)
     while not p.at_end():
         if p.peek() in _SENTENCE_END:

@@ -82,6 +82,16 @@ INVERSE_RELATION = {
 SIDE_WORDS = {"left": "left", "right": "right", "front": "front", "back": "behind", "rear": "behind",
               "behind": "behind"}
 
+# "in front of the sofa" means the sofa's own front when it has one (the intrinsic
+# frame people prefer for fronted objects); the executor falls back to the viewer's frame
+# for anchors without a facing. left/right default to the viewer.
+INTRINSIC_BY_DEFAULT = frozenset()
+
+# Multi-word nouns with "of" inside (kept as one head; "of" otherwise ends a noun phrase).
+COMPOUND_NOUNS = ("chest of drawers", "chests of drawers", "pair of shoes", "pairs of shoes", "roll of paper",
+                  "rolls of paper", "bottle of water", "stack of books", "stacks of books", "pile of books",
+                  "cup of coffee", "bag of chips", "box of tissues", "chest of drawer")
+
 # --- superlatives -------------------------------------------------------------------
 # adjective -> superlative kind. Comparatives count as superlatives: "the bigger plant"
 # among two plants is the largest one.
@@ -151,9 +161,14 @@ DETERMINERS = frozenset("the a an this that these those some any one ones its th
 QUANTIFIERS = frozenset("all every each both any".split())
 CLAUSE_MARKERS = frozenset("that which who whose where".split())
 COPULAS = frozenset("""
-is are was were be being been 's seems appears looks stands sits lies rests placed located situated
+is are was were be being been 's seems appears looks placed located situated
 positioned standing sitting lying laying resting found kept set put hanging mounted that's which's
 """.split())
+# Participles that introduce a location ("the lamp standing next to the bed") but are
+# also ordinary adjectives ("the standing lamp"): a boundary only before a relation.
+PARTICIPLES = frozenset("""placed located situated positioned standing sitting lying laying resting found kept
+set put hanging mounted tucked stored stands sits lies rests""".split())
+CORE_COPULAS = frozenset("is are was were be being been 's seems appears looks".split())
 # Words that carry no meaning for grounding anywhere in an instruction.
 FILLER = frozenset("""
 please kindly just exactly also really very quite the a an of to there here currently now
@@ -187,6 +202,7 @@ drum toy ball bicycle bike stand rack hanger coat jacket shoe shoes hat umbrella
 candle sculpture statue tower cart wheelchair crib cushion seat footstool recliner stand
 coffee dining side end kitchen office table tables person man woman dog cat printer copier
 fireplace mantel dishwasher washer dryer machine ladder case container package can tube
+bedside nightstand storage tissue remote control conditioner dispenser washing
 """.split())
 
 # "in the room" / "in the kitchen": where the whole scene is, not an object to relate to
@@ -267,7 +283,13 @@ def vocabulary_words() -> frozenset[str]:
     for phrase in COMMAND_PREFIXES:
         words.update(phrase)
     words |= COLOURS | ATTRIBUTE_WORDS | DETERMINERS | QUANTIFIERS | CLAUSE_MARKERS | COPULAS | FILLER
-    words |= GENERIC_HEADS | CONJUNCTIONS | NEGATIONS | PERSPECTIVE_NOUNS | COMMON_CATEGORIES
+    words |= GENERIC_HEADS | CONJUNCTIONS | NEGATIONS | PERSPECTIVE_NOUNS | COMMON_CATEGORIES | ROOM_WORDS
+    try:  # the concept matcher's synonym table names objects too ("bedside table")
+        from apeiria_model.programs.concepts import SYNONYMS
+        for phrase in SYNONYMS:
+            words.update(phrase.split())
+    except Exception:
+        pass
     words |= {"how", "many", "much", "count", "number", "with", "from", "on", "it", "them", "side",
               "than", "other", "except", "last", "among", "amongst", "out", "me", "you", "viewer", "camera", "between", "and", "or", "its", "from", "has", "have", "having",
               "two", "of"}

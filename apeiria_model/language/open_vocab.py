@@ -139,9 +139,41 @@ class _LRU:
         return len(self.data)
 
 
+_CATEGORY_SYNONYMS: dict[str, frozenset[str]] | None = None
+
+
+def category_synonyms() -> dict[str, frozenset[str]]:
+    """label <-> synonym groups from the project's category table (``data/categories.py``),
+    TRAIN synonyms only: held-out synonyms stay unseen so the held-out phrasing split
+    keeps measuring what the embedding model generalises to."""
+    global _CATEGORY_SYNONYMS
+    if _CATEGORY_SYNONYMS is None:
+        table: dict[str, set[str]] = {}
+        try:
+            from apeiria_model.data.categories import CATEGORIES
+            for label, cat in CATEGORIES.items():
+                group = {normalise_phrase(w) for w in (label,) + tuple(cat.train_synonyms)}
+                for w in group:
+                    table.setdefault(w, set()).update(group - {w})
+        except Exception as e:  # the table is an extra, never a requirement
+            log.debug("no category synonyms: %s", e)
+        _CATEGORY_SYNONYMS = {k: frozenset(v) for k, v in table.items()}
+    return _CATEGORY_SYNONYMS
+
+
+def lexical_label_score(head: str, label: str) -> float:
+    """H1's label score, plus the category table's synonyms at synonym strength."""
+    s = label_score(head, label)
+    if s >= STRONG_LEXICAL or not head:
+        return s
+    if normalise_phrase(label) in category_synonyms().get(head, ()):
+        return 0.9
+    return s
+
+
 def fallback_label_score(head: str, label: str) -> float:
     """Lexical score widened with :data:`FALLBACK_SYNONYMS` (used when there is no model)."""
-    s = label_score(head, label)
+    s = lexical_label_score(head, label)
     if s >= STRONG_LEXICAL or not head:
         return s
     lab = normalise_phrase(label)
@@ -198,7 +230,7 @@ class EmbeddingConceptMatcher:
                 todo.append(k)
         if not todo:
             return scores, strong
-        lex = np.array([label_score(head, labels[k]) for k in todo])
+        lex = np.array([lexical_label_score(head, labels[k]) for k in todo])
         sem = np.zeros(len(todo))
         vecs = self.embed([head] + [normalise_phrase(labels[k]) for k in todo]) if head else None
         if vecs is not None:

@@ -57,6 +57,11 @@ class SymbolicReasoner:
         self.executor = Executor(matcher)
         self.verify = verify
 
+    def warm_up(self) -> None:
+        """Load the matcher's model now (seconds), so the first ground() is not the slow one."""
+        if hasattr(self.matcher, "model_available"):
+            self.matcher.model_available  # noqa: B018 - property loads the model once per process
+
     def parse(self, instruction: str, scene: Scene | None = None) -> ParseOutcome:
         vocab = scene.labels() if isinstance(scene, Scene) else None
         return parse_instruction(instruction, vocabulary=vocab)
