@@ -201,6 +201,10 @@ def render_trace(instruction: str, program, result: ExecutionResult, scene: Scen
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
     steps = _trace_steps(result)
+    ghosts = sorted({i for s in steps if isinstance(s.output, list) for i in s.output if not scene.has(i)})
+    if ghosts:
+        raise ValueError(f"result names object(s) {', '.join(map(str, ghosts[:5]))} that are not in this scene: "
+                         "render with the scene it was executed on")
     lines = ["<think>"]
     if style == "full":
         lines.append(_description_line(program, instruction))
