@@ -143,6 +143,8 @@ def test_capsule_and_ellipsoid(tmp_path):
     (_model("<mesh><uri>https://fuel.gazebosim.org/x/model.obj</uri></mesh>"), "no network"),
     ("<include><uri>model://no_such_model</uri></include>", "model 'no_such_model'"),
     ("<include></include>", "without <uri>"),
+    (_model("<mesh><uri>s3://bucket/x.obj</uri></mesh>"), "unsupported URI"),
+    ("<include><uri>package://no_pkg/models/x</uri></include>", "package 'no_pkg'"),
 ])
 def test_specific_errors(tmp_path, body, match):
     with pytest.raises(SdfError, match=match):
@@ -178,6 +180,15 @@ def test_include_cycle_is_caught(tmp_path):
                                  "</include></model></sdf>")
     with pytest.raises(SdfError, match="nested deeper"):
         load_sdf_world(_world(tmp_path, "<include><uri>model://loop</uri></include>"))
+
+
+def test_package_uri(tmp_path, monkeypatch):
+    share = tmp_path / "prefix" / "share" / "my_pkg" / "models"
+    share.mkdir(parents=True)
+    (share / "cube.obj").write_text((WORLDS / "meshes" / "cube.obj").read_text())
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(tmp_path / "prefix"))
+    scene, _ = load_sdf_world(_world(tmp_path, _model("<mesh><uri>package://my_pkg/models/cube.obj</uri></mesh>")))
+    np.testing.assert_allclose(scene.objects[0].size, (1, 1, 1), atol=1e-6)
 
 
 def test_model_file_loads_as_a_world():

@@ -3,7 +3,8 @@
 Reads SDF 1.6+ worlds: inline ``<model>``s (nested models and links allowed) and
 ``<include>``d models (``model://name`` resolved against the search paths, the world's
 folder, ``GZ_SIM_RESOURCE_PATH``, ``IGN_GAZEBO_RESOURCE_PATH`` and ``GAZEBO_MODEL_PATH``,
-reading the folder's ``model.config`` to find its SDF file). Poses (``x y z roll pitch
+reading the folder's ``model.config`` to find its SDF file; ``package://pkg/...`` also
+looks in ``$AMENT_PREFIX_PATH/share``). Poses (``x y z roll pitch
 yaw``, or a quaternion with ``rotation_format="quat_xyzw"``, ``degrees="true"``) compose
 down model -> link -> visual. Visual geometry: box, cylinder, sphere, capsule, ellipsoid,
 and OBJ / STL / PLY meshes (with ``<scale>``); other mesh formats (DAE, glTF...) are
@@ -148,19 +149,28 @@ def _find_model_dir(name: str, base: Path, ctx: _Ctx) -> Path | None:
 
 def _resolve_uri(uri: str, base: Path, ctx: _Ctx, where: str) -> Path:
     uri = uri.strip()
-    if uri.startswith("model://"):
-        rest = uri[len("model://"):]
-        name, _, sub = rest.partition("/")
-        d = _find_model_dir(name, base, ctx)
-        if d is None:
-            searched = [str(p) for p in _model_roots(base, ctx)]
-            raise SdfError(f"{where}: model {name!r} ({uri}) not found in {', '.join(searched)}")
-        return d / sub if sub else d
+    for scheme in ("model://", "package://"):
+        if uri.startswith(scheme):
+            name, _, sub = uri[len(scheme):].partition("/")
+            d = _find_model_dir(name, base, ctx)
+            if d is None and scheme == "package://":
+                # ROS packages install their files under <prefix>/share/<package>.
+                for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+                    if prefix.strip() and (Path(prefix) / "share" / name).is_dir():
+                        d = Path(prefix) / "share" / name
+                        break
+            if d is None:
+                searched = [str(p) for p in _model_roots(base, ctx)]
+                raise SdfError(f"{where}: {'model' if scheme == 'model://' else 'package'} {name!r} ({uri}) "
+                               f"not found in {', '.join(searched)}")
+            return d / sub if sub else d
     if uri.startswith("file://"):
         return Path(uri[len("file://"):])
-    if re.match(r"^[a-z][a-z0-9+.-]*://", uri, re.I):
+    if re.match(r"^https?://", uri, re.I):
         raise SdfError(f"{where}: cannot fetch {uri} (no network access); download the model into a "
                        f"folder on the model search path")
+    if re.match(r"^[a-z][a-z0-9+.-]*://", uri, re.I):
+        raise SdfError(f"{where}: unsupported URI {uri} (use model://, package://, file:// or a path)")
     p = Path(uri)
     return p if p.is_absolute() else base / p
 
