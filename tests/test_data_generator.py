@@ -201,6 +201,9 @@ def test_read_manifest_errors(tmp_path):
     (tmp_path / "manifest.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="not an apeiria dataset"):
         read_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text('{"counts": [1]}')
+    with pytest.raises(ValueError, match="counts"):
+        read_manifest(tmp_path)
 
 
 def test_cli_generate_and_stats(tmp_path, capsys):

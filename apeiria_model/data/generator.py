@@ -372,4 +372,7 @@ def read_manifest(out_dir: str | os.PathLike) -> dict:
         raise ValueError(f"{p}: not valid JSON: {e}") from None
     if not isinstance(doc, dict) or "counts" not in doc:
         raise ValueError(f"{p}: not an apeiria dataset manifest (no 'counts')")
+    counts = doc["counts"]
+    if not isinstance(counts, dict) or not all(isinstance(v, dict) for v in counts.values()):
+        raise ValueError(f"{p}: 'counts' must map record kinds to {{split: count}} objects")
     return doc

@@ -77,6 +77,9 @@ class SampledProgram:
 
 
 class ProgramSampler:
+    """Samples programs over one scene (see the module doc); ``rng`` drives every choice,
+    so the same scene and generator state give the same programs."""
+
     def __init__(self, ctx: SceneContext, rng: np.random.Generator, room_labels: tuple[str, ...] = ()):
         self.ctx = ctx
         self.rng = rng
