@@ -70,8 +70,9 @@ class SceneRenderer:
     use one, False/None = no room. walls: draw walls (False: floor only).
     max_range / min_range: depth beyond them reads 0, like a real sensor.
 
-    Build once, render many (the BVH is built in the constructor). One renderer must not
-    be used from two threads at once (it reuses its ray buffer); make one per thread.
+    Build once, render many (the BVH is built in the constructor). The frame counter
+    behind the default noise draw and ``last_timing_ms`` are per renderer, so give each
+    thread its own renderer (or pass ``frame_index``) for reproducible noise.
     """
 
     def __init__(self, scene: Scene, intrinsics: CameraIntrinsics | None = None,
@@ -127,12 +128,10 @@ class SceneRenderer:
         self._offsets = np.asarray(offsets + [0], dtype=np.int64)
         self._colors = (np.concatenate(colors) if colors else np.zeros((0, 3), np.float32)).astype(np.float32)
         self._colors = np.vstack([self._colors, np.asarray(BACKGROUND_RGB, np.float32)])  # miss colour
-        self._rays_cam = pixel_rays(self.intrinsics).astype(np.float32).reshape(-1, 3)
-        self._ray_x = np.ascontiguousarray(self._rays_cam[:, 0])
-        self._ray_y = np.ascontiguousarray(self._rays_cam[:, 1])
-        self._inv_norm = (1.0 / np.linalg.norm(self._rays_cam, axis=1)).astype(np.float32)
+        k = self.intrinsics
+        self._k_o3d = o3d.core.Tensor(np.array([[k.fx, 0.0, k.cx + 0.5], [0.0, k.fy, k.cy + 0.5], [0.0, 0.0, 1.0]]))
+        self._inv_norm = (1.0 / np.linalg.norm(pixel_rays(k).reshape(-1, 3), axis=1)).astype(np.float32)
         self._light = LIGHT_DIR.astype(np.float32)
-        self._ray_buf = np.empty((len(self._rays_cam), 6), dtype=np.float32)
         self._n_rendered = 0
         self.last_timing_ms: dict[str, float] = {}
 
@@ -182,18 +181,17 @@ class SceneRenderer:
         pose = check_pose(camera_to_world)
         k = self.intrinsics
         h, w = k.height, k.width
-        rot = pose[:3, :3].astype(np.float32)
         origin = pose[:3, 3]
-        rays = self._ray_buf
-        # Camera rays are (x, y, 1): world direction = x * R[:, 0] + y * R[:, 1] + R[:, 2],
-        # written per component (faster than a generic 3x3 product on 300k rows).
-        for i in range(3):
-            col = rays[:, 3 + i]
-            np.multiply(self._ray_x, rot[i, 0], out=col)
-            col += self._ray_y * rot[i, 1]
-            col += rot[i, 2]
+        # Open3D builds the rays in C++ (multi-threaded). Its directions are
+        # R K^-1 (u + 0.5, v + 0.5, 1): with cx, cy shifted by half a pixel (see __init__)
+        # they are ours, R K^-1 (u, v, 1), whose optical-axis component is 1, so the hit
+        # distance t is the z-depth.
+        extrinsic = np.eye(4)
+        extrinsic[:3, :3] = pose[:3, :3].T
+        extrinsic[:3, 3] = -pose[:3, :3].T @ origin
+        rays = o3d.t.geometry.RaycastingScene.create_rays_pinhole(
+            self._k_o3d, o3d.core.Tensor(extrinsic), w, h).numpy().reshape(-1, 6)
         dirs = rays[:, 3:]
-        rays[:, :3] = origin.astype(np.float32)
         t0 = None
         enters = None
         if self.walls and not bool(self.room.contains_xy(origin[:2])[0]):
@@ -201,7 +199,7 @@ class SceneRenderer:
             t0 = np.where(enters, t_in + 1e-4, 0.0).astype(np.float32)
             rays[:, :3] += t0[:, None] * dirs
         t_start = time.perf_counter()
-        hit = self._raycast.cast_rays(o3d.core.Tensor.from_numpy(rays))
+        hit = self._raycast.cast_rays(o3d.core.Tensor.from_numpy(np.ascontiguousarray(rays)))
         t_cast = time.perf_counter()
         t_hit = hit["t_hit"].numpy()
         gid = hit["geometry_ids"].numpy()
