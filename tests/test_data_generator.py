@@ -154,6 +154,22 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
 
 
+def test_output_does_not_depend_on_string_hashing(tmp_path):
+    """Set iteration order changes with PYTHONHASHSEED: no choice may depend on it."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = GeneratorConfig(samples_per_scene=6, stage2_per_scene=1)
+    generate_dataset(tmp_path / "here", 4, seed=2, cfg=cfg)
+    code = ("from apeiria_model.data.generator import generate_dataset, GeneratorConfig\n"
+            f"generate_dataset({str(tmp_path / 'there')!r}, 4, 2, GeneratorConfig(samples_per_scene=6, "
+            "stage2_per_scene=1))\n")
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+    assert _digest(tmp_path / "here") == _digest(tmp_path / "there")
+
+
 @pytest.mark.slow
 def test_workers_do_not_change_the_output(tmp_path):
     cfg = GeneratorConfig(samples_per_scene=4, stage2_per_scene=1)
