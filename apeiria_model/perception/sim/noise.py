@@ -57,21 +57,21 @@ class SensorNoise:
         valid = depth > 0
         out_d = depth.copy()
         if self.depth_sigma_per_m > 0:
-            noise = rng.standard_normal(depth.shape).astype(np.float32)
+            noise = rng.standard_normal(depth.shape, dtype=np.float32)
             out_d = np.where(valid, depth + noise * (self.depth_sigma_per_m * depth), 0.0).astype(np.float32)
             out_d[out_d < 0] = 0.0
         drop = np.zeros(depth.shape, dtype=bool)
         if self.missing_depth_fraction > 0:
-            drop |= rng.random(depth.shape) < self.missing_depth_fraction
+            drop |= rng.random(depth.shape, dtype=np.float32) < self.missing_depth_fraction
         if self.edge_missing_prob > 0:
             edges = depth_edges(depth, self.edge_threshold_m)
-            drop |= edges & (rng.random(depth.shape) < self.edge_missing_prob)
+            drop |= edges & (rng.random(depth.shape, dtype=np.float32) < self.edge_missing_prob)
         out_d[drop] = 0.0
-        c = np.asarray(color, dtype=np.float32)
+        c = np.array(color, dtype=np.float32)  # a copy: the caller's image is never modified
         if self.blur_sigma > 0:
             c = ndimage.gaussian_filter(c, sigma=(self.blur_sigma, self.blur_sigma, 0))
         if self.color_sigma > 0:
-            c = c + rng.standard_normal(c.shape).astype(np.float32) * self.color_sigma
+            c += rng.standard_normal(c.shape, dtype=np.float32) * np.float32(self.color_sigma)
         out_c = np.clip(np.rint(c), 0, 255).astype(np.uint8)
         return out_c, out_d
 
