@@ -49,6 +49,7 @@ class MapConfig:
     min_observations: int = 2           # frames an object needs before it is published
     floor_height: float = 0.0           # world z of the floor (boxes near it reach down to it)
     floor_snap: float = 0.10            # bottoms closer than this to the floor snap to it
+    support_snap: float = 0.06          # bottoms this close above another object's top snap to it
     min_points: int = 5                 # segments with fewer points are ignored
 
 
@@ -330,10 +331,33 @@ class ObjectMap:
         size = np.maximum(hi - lo, cfg.voxel_size)  # one voxel thick at least: never degenerate
         return (lo + hi) / 2.0, size
 
+    def _support_snap(self, boxes: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Objects resting on another object's top reach down to it: only the top of a
+        book or a laptop is visible, and a 1 cm thick box would miss any IoU test."""
+        cfg = self.config
+        out = []
+        for i, (lo, hi) in enumerate(boxes):
+            lo = lo.copy()
+            area = float(np.prod(np.maximum(hi[:2] - lo[:2], 1e-3)))
+            best = None
+            for j, (lo2, hi2) in enumerate(boxes):
+                if j == i or not (lo[2] - cfg.support_snap <= hi2[2] <= lo[2] + 0.01):
+                    continue
+                inter = np.prod(np.clip(np.minimum(hi[:2], hi2[:2]) - np.maximum(lo[:2], lo2[:2]), 0, None))
+                if inter >= 0.8 * area and (best is None or hi2[2] > best):
+                    best = float(hi2[2])
+            if best is not None:
+                lo[2] = min(lo[2], best)
+            out.append((lo, hi))
+        return out
+
     def to_scene(self, scene_id: str = "perceived", frame_id: str = "map") -> Scene:
         objs = []
-        for o in self.published():
-            c, s = self.object_box(o)
+        pub = self.published()
+        boxes = [self.object_box(o) for o in pub]
+        boxes = self._support_snap([(c - s / 2, c + s / 2) for c, s in boxes])
+        for o, (lo, hi) in zip(pub, boxes):
+            c, s = (lo + hi) / 2.0, hi - lo
             label, conf = o.label()
             score = conf if conf is not None else 1.0 - math.exp(-o.observations / 3.0)
             feat = o.feature()

@@ -40,12 +40,12 @@ class TrainConfig:
     noise: bool = True               # simulate sensor noise (SensorNoise defaults)
     label_purity: float = 0.6        # share of a segment one GT label must cover to be its label
     min_points: int = 10             # smaller segments are skipped
-    n_points: int = N_POINTS         # points per segment fed to the network
+    n_points: int = 64               # points per segment fed to the network
     net_width: int = 64              # network width (per-point layers 1x, 2x, 4x)
     feature_dim: int = 64            # object feature size (penultimate layer)
-    epochs: int = 40
-    batch_size: int = 128
-    lr: float = 2e-3
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 3e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
     seed: int = 0
@@ -173,24 +173,37 @@ def class_list(labels: list[str]) -> tuple[str, ...]:
     return (BACKGROUND,) + tuple(sorted(names))
 
 
-def _tensors(data: SegmentSet, idx: np.ndarray, classes: tuple[str, ...], n_points: int,
-             rng: np.random.Generator | None):
-    pts = np.empty((len(idx), n_points, 6), np.float32)
+POOL = 2  # each segment keeps POOL x n_points normalised points; epochs draw n_points of them
+
+
+def _pool_tensors(data: SegmentSet, idx: np.ndarray, classes: tuple[str, ...], n_points: int,
+                  pool: int, seed: int):
+    """Normalised inputs computed once: ([B, pool * n_points, 6], [B, 6], [B]). Per-epoch
+    augmentation (point subset, rotation, brightness) then runs in torch, not Python."""
+    rng = np.random.default_rng(seed)
+    m = pool * n_points
+    pts = np.empty((len(idx), m, 6), np.float32)
     extra = np.empty((len(idx), 6), np.float32)
     for j, i in enumerate(idx):
-        colors = data.colors[i].astype(np.float32)
-        points = data.points[i]
-        if rng is not None:
-            colors = np.clip(colors * rng.uniform(0.8, 1.2), 0, 255)
-        pts[j], extra[j] = segment_tensors(points, colors, n_points, rng)
-        if rng is not None:  # rotate about z: objects stand in any orientation
-            a = rng.uniform(0, 2 * np.pi)
-            c, s = np.cos(a), np.sin(a)
-            x, y = pts[j, :, 0].copy(), pts[j, :, 1].copy()
-            pts[j, :, 0], pts[j, :, 1] = c * x - s * y, s * x + c * y
+        pts[j], extra[j] = segment_tensors(data.points[i], data.colors[i], m, rng if pool > 1 else None)
     lookup = {c: k for k, c in enumerate(classes)}
     y = np.array([lookup[data.labels[i]] for i in idx], np.int64)
     return pts, extra, y
+
+
+def _augment(pts, n_points: int, gen):
+    """Random point subset, rotation about z and brightness scaling (torch tensors)."""
+    import torch
+    b, m, _ = pts.shape
+    sel = torch.argsort(torch.rand(b, m, generator=gen), dim=1)[:, :n_points]
+    p = torch.gather(pts, 1, sel[..., None].expand(-1, -1, pts.shape[2])).clone()
+    a = torch.rand(b, generator=gen) * (2 * np.pi)
+    c, s = torch.cos(a)[:, None], torch.sin(a)[:, None]
+    x, y = p[..., 0].clone(), p[..., 1].clone()
+    p[..., 0], p[..., 1] = c * x - s * y, s * x + c * y
+    scale = 0.8 + 0.4 * torch.rand(b, 1, 1, generator=gen)
+    p[..., 3:] = torch.clamp((p[..., 3:] + 0.5) * scale, 0.0, 1.0) - 0.5
+    return p
 
 
 def train(cfg: TrainConfig, log: Callable[[str], None] = print, data: SegmentSet | None = None) -> dict[str, Any]:
@@ -237,22 +250,28 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, data: SegmentSet
     weights = weights / weights[counts > 0].mean()
     loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32),
                                   label_smoothing=cfg.label_smoothing)
-    va = _tensors(data, va_idx, classes, cfg.n_points, None) if len(va_idx) else None
+    # Validation uses the deterministic inputs inference uses; training draws from a pool.
+    va = _pool_tensors(data, va_idx, classes, cfg.n_points, 1, cfg.seed) if len(va_idx) else None
+    tr_pts, tr_extra, tr_y = (torch.from_numpy(a) for a in _pool_tensors(data, tr_idx, classes, cfg.n_points,
+                                                                          POOL, cfg.seed))
+    gen = torch.Generator().manual_seed(cfg.seed)
     history = []
     for epoch in range(cfg.epochs):
         model.train()
-        perm = rng.permutation(tr_idx)
+        perm = torch.from_numpy(rng.permutation(len(tr_idx)))
         total, correct, loss_sum = 0, 0, 0.0
         for s in range(0, len(perm), cfg.batch_size):
-            p, e, y = _tensors(data, perm[s:s + cfg.batch_size], classes, cfg.n_points, rng)
-            logits, _ = model(torch.from_numpy(p), torch.from_numpy(e))
-            loss = loss_fn(logits, torch.from_numpy(y))
+            b = perm[s:s + cfg.batch_size]
+            p = _augment(tr_pts[b], cfg.n_points, gen)
+            y = tr_y[b]
+            logits, _ = model(p, tr_extra[b])
+            loss = loss_fn(logits, y)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             loss_sum += loss.item() * len(y)
-            correct += int((logits.argmax(-1).numpy() == y).sum())
+            correct += int((logits.argmax(-1) == y).sum())
             total += len(y)
         entry = {"epoch": epoch + 1, "loss": loss_sum / total, "train_acc": correct / total}
         if va is not None and (epoch % 5 == 4 or epoch == cfg.epochs - 1):

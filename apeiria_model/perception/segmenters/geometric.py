@@ -38,17 +38,21 @@ class GeometricConfig:
     wall_tolerance_rel: float = 0.003
     max_walls: int = 4               # RANSAC rounds for walls per frame
     max_remembered_walls: int = 16   # wall planes kept across frames
+    manhattan_snap_deg: float = 5.0  # wall normals this close to the room's axes snap to them (0 = off)
     jump_abs: float = 0.04           # depth-discontinuity threshold: abs + rel * depth (m)
     jump_rel: float = 0.04
     normal_break_deg: float = 35.0   # orientation change that, together with...
     color_break: float = 0.06        # ...this chromaticity change, separates two surfaces
     color_break_alone: float = 0.12  # a chromaticity change this large separates on its own
+    brightness_break: float = 1.6    # brightness ratio that separates equally oriented surfaces
     min_pixels: int = 10             # smaller components (on the grid) are noise
     extend_to_walls: bool = True     # thin segments right in front of a wall reach back to it...
     wall_hung_depth: float = 0.25    # ...when all their points are within this of the wall
-    support_split: bool = True       # split things standing on a surface off that surface
+    support_split: bool = True       # split things standing on a surface off that surface...
+    support_min_height: float = 0.012  # ...when they rise this far above it (smoothed z, metres)
     stack_merge: bool = True         # merge vertically stacked pieces of one object...
     stack_gap: float = 0.35          # ...up to this far apart in z (office chair seat over its base)
+    merge_contained: bool = True     # a piece whose 3D box lies inside another's belongs to it
     merge_underneath: bool = True    # pieces lying under another segment's footprint belong to it
                                      # (legs, star bases; assumes nothing is stored under furniture)
     max_extent: float = 3.5          # larger components are leftover structure (m)
@@ -134,7 +138,7 @@ class GeometricSegmenter:
         level = float(np.median(z[down]))
         return valid & (np.abs(z - level) < self.config.floor_tolerance * 2) & (z > self.config.ceiling_min_height)
 
-    def _wall_mask(self, p, valid, n, nok, taken, depth) -> np.ndarray:
+    def _wall_mask(self, p, valid, n, nok, taken, depth, camera) -> np.ndarray:
         """Walls: planes remembered from earlier frames, plus new RANSAC finds this frame.
 
         Remembering matters: a wall seen whole once is recognised later when only a
@@ -181,6 +185,8 @@ class GeometricSegmenter:
                 n2 = vt[-1] / np.linalg.norm(vt[-1])
                 nrm = np.array([n2[0], n2[1], 0.0], np.float32)
                 d = float(n2 @ c)
+                nrm = self._snap(nrm)
+                d = float(np.median(ip @ nrm))
                 best_inl = np.abs(pts @ nrm - d) < ptol
                 ip = pts[best_inl]
             along = ip[:, :2] @ np.array([-nrm[1], nrm[0]])
@@ -191,20 +197,42 @@ class GeometricSegmenter:
             cand.flat[idx[best_inl]] = False
             if width < cfg.wall_min_width or height < cfg.wall_min_height:
                 continue
-            self._remember_wall(nrm, d)
+            self._remember_wall(nrm, d, camera)
             mask = (np.abs(flat_p @ nrm - d) < tol).reshape(valid.shape) & valid
             out |= mask
             cand &= ~mask
         return out
 
-    def _remember_wall(self, nrm: np.ndarray, d: float) -> None:
+    def _remember_wall(self, nrm: np.ndarray, d: float, camera: np.ndarray) -> None:
+        """Keep a wall plane; of two near-parallel planes within 15 cm (a wall and a
+        whiteboard on it), keep the one farther from the camera: nothing is seen
+        through a wall, so the real wall is always the farther plane."""
+        nrm = nrm.astype(np.float32)
+        far = abs(float(nrm @ camera) - d)
         for i, (n0, d0) in enumerate(self.walls):
-            if float(n0 @ nrm) > 0.995 and abs(d0 - d) < 0.05:
+            dot = float(n0 @ nrm)
+            if abs(dot) > 0.995 and abs(d0 - np.sign(dot) * d) < 0.15:
+                if far > abs(float(n0 @ camera) - d0):
+                    self.walls[i] = (nrm, float(d))
                 return
-            if float(n0 @ nrm) < -0.995 and abs(d0 + d) < 0.05:
-                return
-        self.walls.append((nrm.astype(np.float32), float(d)))
+        self.walls.append((nrm, float(d)))
         del self.walls[:-self.config.max_remembered_walls]
+
+    def _snap(self, nrm: np.ndarray) -> np.ndarray:
+        """Snap a wall normal to the room's rectangular (Manhattan) frame -- the first
+        remembered wall's directions, else the world axes -- when within
+        ``manhattan_snap_deg``: a 1 degree tilt moves a 2 m wall by 3.5 cm, enough to
+        swallow a whiteboard hanging on it."""
+        lim = np.sin(np.radians(self.config.manhattan_snap_deg))
+        if lim <= 0:
+            return nrm
+        ref = self.walls[0][0] if self.walls else np.array([1.0, 0.0, 0.0], np.float32)
+        perp = np.array([-ref[1], ref[0], 0.0], np.float32)
+        for axis in (ref, perp):
+            c = float(nrm @ axis)
+            if np.sqrt(max(0.0, 1 - c * c)) < lim:
+                return (np.sign(c) * axis).astype(np.float32)
+        return nrm
 
     def reset(self) -> None:
         """Forget remembered walls (a new environment)."""
@@ -220,17 +248,21 @@ class GeometricSegmenter:
         p, valid = depth_to_world_grid(frame.depth, intr, frame.camera_to_world, stride)
         if not valid.any():
             return []
-        n, nok = _grid_normals(_smooth_grid(p, valid), valid)
+        ps = _smooth_grid(p, valid)
+        n, nok = _grid_normals(ps, valid)
         structure = self._floor_mask(p, valid, n, nok)
         structure |= self._ceiling_mask(p, valid, n, nok)
         if cfg.remove_walls:
-            structure |= self._wall_mask(p, valid, n, nok, structure, frame.depth[::stride, ::stride])
+            structure |= self._wall_mask(p, valid, n, nok, structure, frame.depth[::stride, ::stride],
+                                         frame.camera_to_world[:3, 3].astype(np.float32))
         keep = valid & ~structure
 
         rgb = frame.color[::stride, ::stride].astype(np.float32)
         chroma = rgb / (rgb.sum(axis=-1, keepdims=True) + 30.0)  # +30: dark pixels are unstable
         depth = frame.depth[::stride, ::stride]
         cos_break = np.cos(np.radians(cfg.normal_break_deg))
+        cos_same = np.cos(np.radians(20.0))
+        bright = rgb.sum(axis=-1)
 
         def broken(a: tuple, b: tuple) -> np.ndarray:
             """True where the link between grid pixels a (slice) and b (shifted slice) is cut."""
@@ -239,7 +271,13 @@ class GeometricSegmenter:
             cut = gap > thr
             turn = (np.sum(n[a] * n[b], axis=-1) < cos_break) & nok[a] & nok[b]
             dc = np.linalg.norm(chroma[a] - chroma[b], axis=-1)
-            return cut | (turn & (dc > cfg.color_break)) | (dc > cfg.color_break_alone)
+            # Same orientation = same shading, so a brightness step is a material change
+            # (black chair against a white desk: same chromaticity, very different albedo).
+            same = (np.sum(n[a] * n[b], axis=-1) > cos_same) & nok[a] & nok[b]
+            ratio = (bright[a] + 20.0) / (bright[b] + 20.0)
+            step = np.maximum(ratio, 1.0 / ratio)
+            return (cut | (turn & (dc > cfg.color_break)) | (dc > cfg.color_break_alone)
+                    | (same & (step > cfg.brightness_break)))
 
         # A pixel whose link to a neighbour is cut becomes a boundary if it is the farther
         # one (or equally far): the nearer surface keeps its outline.
@@ -255,7 +293,7 @@ class GeometricSegmenter:
         labels, count = ndimage.label(core)
         if count == 0:
             return []
-        labels, count = _split_and_merge(labels, count, p, n, nok, chroma, rgb.sum(axis=-1), cfg)
+        labels, count = _split_and_merge(labels, count, ps, n, nok, chroma, bright, cfg)
         sizes = np.bincount(labels.ravel(), minlength=count + 1)
         order = np.argsort(labels.ravel(), kind="stable")
         starts = np.cumsum(sizes)[:-1]  # start of label k is starts[k - 1]
@@ -346,7 +384,7 @@ def _split_and_merge(labels, count, p, n, nok, chroma, bright, cfg):
                 continue
             tlo, thi = _footprint(flat_p[idx[top]])
             top_area = float(np.prod(np.maximum(thi - tlo, 1e-3)))
-            above = zs > h + 0.025
+            above = zs > h + cfg.support_min_height
             if above.sum() < cfg.min_pixels:
                 continue
             sub = np.zeros(labels.size, bool)
@@ -403,6 +441,17 @@ def _split_and_merge(labels, count, p, n, nok, chroma, bright, cfg):
                     continue
                 la, ha, za0, za1, aa, sa = info[a]
                 lb, hb, zb0, zb1, ab, sb = info[b]
+                # Contained: a piece whose 3D box lies inside another's (books in a
+                # bookshelf, a drawer front in a cabinet) is part of it.
+                if cfg.merge_contained:
+                    small3, big3 = (a, b) if aa * (za1 - za0) <= ab * (zb1 - zb0) else (b, a)
+                    (sl, sh, sz0, sz1, _, _), (bl, bh, bz0, bz1, _, _) = info[small3], info[big3]
+                    v_small = np.prod(np.maximum(sh - sl, 1e-3)) * max(sz1 - sz0, 1e-3)
+                    inter3 = (np.prod(np.clip(np.minimum(sh, bh) - np.maximum(sl, bl), 0, None))
+                              * max(min(sz1, bz1) - max(sz0, bz0), 0.0))
+                    if inter3 >= 0.8 * v_small:
+                        parent[find(a)] = find(b)
+                        continue
                 lower, upper = (a, b) if za1 <= zb1 else (b, a)
                 (llo, lhi, lz0, lz1, larea, lsup), (ulo, uhi, uz0, uz1, uarea, _) = info[lower], info[upper]
                 inter_lu = np.prod(np.clip(np.minimum(lhi, uhi) - np.maximum(llo, ulo), 0, None))
