@@ -76,6 +76,7 @@ def register(subparsers) -> None:
     p.add_argument("--eye-height", type=float, default=1.5, help="camera height above the floor, m (default 1.5)")
     p.add_argument("--room", type=_room, metavar="W,D[,H]",
                    help="room size when known (spans [0,W] x [0,D], like generated scenes); default: inferred")
+    p.add_argument("--max-range", type=float, default=10.0, help="depth beyond this reads 0, m (default 10)")
     p.add_argument("--no-walls", action="store_true", help="floor only, no walls")
     p.add_argument("--noise", action="store_true", help="add depth-camera noise (range noise, dropouts, blur)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
@@ -99,6 +100,8 @@ def run(args) -> int:
 
     if not np.isfinite(args.eye_height) or not 0.05 <= args.eye_height <= 10:
         die(f"--eye-height must be between 0.05 and 10 m, got {args.eye_height}")
+    if not np.isfinite(args.max_range) or not 0.1 <= args.max_range <= 65.0:
+        die(f"--max-range must be between 0.1 and 65 m (16-bit millimetre depth), got {args.max_range}")
     if args.seed < 0:
         die(f"--seed must be >= 0, got {args.seed}")
     intr = CameraIntrinsics.from_fov(args.width, args.height, args.hfov)
@@ -109,14 +112,16 @@ def run(args) -> int:
     try:
         if args.scene is not None:
             scene = load_scene(args.scene)
-            renderer = SceneRenderer(scene, intr, noise, room=room_arg, walls=not args.no_walls)
+            renderer = SceneRenderer(scene, intr, noise, room=room_arg, walls=not args.no_walls,
+                                     max_range=args.max_range)
             source = {"scene": str(args.scene)}
         else:
-            renderer = SceneRenderer.from_sdf(args.world, intr, noise, search_paths=args.model_path)
+            renderer = SceneRenderer.from_sdf(args.world, intr, noise, search_paths=args.model_path,
+                                              max_range=args.max_range)
             scene = renderer.scene
             if args.room is not None:
                 renderer = SceneRenderer(scene, intr, noise, meshes=[m for m in renderer.meshes if m.instance_id >= 0],
-                                         room=room_arg, walls=not args.no_walls)
+                                         room=room_arg, walls=not args.no_walls, max_range=args.max_range)
             source = {"world": str(args.world)}
     except FileNotFoundError as e:
         die(f"cannot read {e.filename}: no such file")
