@@ -125,6 +125,20 @@ def test_pose_formats(tmp_path):
     np.testing.assert_allclose(roll.size, (1, 0.5, 2), atol=1e-6)
 
 
+def test_nested_models_compose_poses(tmp_path):
+    # Outer model at x = 1 turned 90 degrees; inner model 2 m along the outer's x axis
+    # (= world +y); a link 0.5 up; a visual 0.1 along the link's x (= world +y).
+    body = ('<model name="outer_set"><pose>1 0 0 0 0 1.5707963267948966</pose>'
+            '<model name="inner"><pose>2 0 0 0 0 0</pose><link name="l"><pose>0 0 0.5 0 0 0</pose>'
+            '<visual name="v"><pose>0.1 0 0 0 0 0</pose><geometry><box><size>0.2 0.4 0.2</size></box>'
+            '</geometry></visual></link></model></model>')
+    scene, _ = load_sdf_world(_world(tmp_path, body))
+    (o,) = scene.objects
+    assert o.label == "outer set"  # one object per top-level model
+    np.testing.assert_allclose(o.center, (1.0, 2.1, 0.5), atol=1e-6)
+    np.testing.assert_allclose(o.size, (0.4, 0.2, 0.2), atol=1e-6)
+
+
 def test_capsule_and_ellipsoid(tmp_path):
     cap = load_sdf_world(_world(tmp_path, _model("<capsule><radius>0.1</radius><length>0.5</length></capsule>")))
     assert cap[0].objects[0].size[2] == pytest.approx(0.7, abs=1e-6)
