@@ -360,8 +360,8 @@ class ProgramSampler:
         np_.adjectives.append(word)
         return node
 
-    def _anchor_candidates(self, witness: int, head_set: set[int]) -> list[int]:
-        return [int(r) for r in np.flatnonzero(self._anchor_mask(witness, head_set))]
+    def _anchor_candidates(self, witness: int, head_set: set[int], np_: NP | None = None) -> list[int]:
+        return [int(r) for r in np.flatnonzero(self._anchor_mask(witness, head_set, np_))]
 
     def _anchor_np(self, row: int, budget: int, head_set: set[int]) -> NP | None:
         label = self.ctx.labels[row]
@@ -412,7 +412,7 @@ class ProgramSampler:
 
     def _relation_clause(self, np_: NP, witness: int, anchor_budget: int, role: str, goal: str,
                          is_last: bool, head_set: set[int], kind: str, later: bool = False) -> bool:
-        cand_mask = self._anchor_mask(witness, head_set)
+        cand_mask = self._anchor_mask(witness, head_set, np_)
         combos, tables, masks, rel_w, is_far = self._relation_table(np_.label, role)
         if not combos or not cand_mask.any():
             return False
@@ -468,13 +468,20 @@ class ProgramSampler:
             return True
         return False
 
-    def _anchor_mask(self, witness: int, head_set: set[int]) -> np.ndarray:
-        """Rows usable as anchors: not of the head class and not the witness itself."""
+    def _anchor_mask(self, witness: int, head_set: set[int], np_: NP | None = None) -> np.ndarray:
+        """Rows usable as anchors: not of the head class, not the witness itself, and not
+        of a class this phrase already relates to ("next to the desk and left of the desk")."""
         ids = self.ctx.ids
         mask = np.ones(len(ids), dtype=bool)
         mask[witness] = False
         if head_set:
             mask[self.ctx.rows(sorted(head_set))] = False
+        if np_ is not None:
+            used = {a.label for c in np_.clauses for a in c.anchors}
+            if np_.final is not None and np_.final.anchor is not None:
+                used.add(np_.final.anchor.label)
+            for lab in sorted(used):
+                mask[self.ctx.rows(self._set(self._filter(lab)))] = False
         return mask
 
     def _plausible(self, relation: str, head_label: str) -> np.ndarray | None:
@@ -505,7 +512,7 @@ class ProgramSampler:
                         head_set: set[int]) -> bool:
         """exclude(X, relate(category, A, r)): 'the chair that is not near the table'."""
         x_rows = self.ctx.rows(self._set(np_.node))
-        cands = self._anchor_candidates(witness, head_set)
+        cands = self._anchor_candidates(witness, head_set, np_)
         zero = goal == "zero" and is_last
         options = []
         for relation in ("near", "next_to", "on", "left", "right", "under"):
@@ -531,7 +538,7 @@ class ProgramSampler:
 
     def _between_clause(self, np_: NP, witness: int, budget_a: int, budget_b: int, goal: str,
                         is_last: bool, head_set: set[int]) -> bool:
-        cands = np.array(self._anchor_candidates(witness, head_set), dtype=np.int64)
+        cands = np.array(self._anchor_candidates(witness, head_set, np_), dtype=np.int64)
         if len(cands) < 2:
             return False
         zero = goal == "zero" and is_last
@@ -582,7 +589,7 @@ class ProgramSampler:
     def _anchor_final(self, np_: NP, witness: int, anchor_budget: int, head_set: set[int]) -> bool:
         if len(self._set(np_.node)) < 2:
             return False
-        cands = self._anchor_candidates(witness, head_set)
+        cands = self._anchor_candidates(witness, head_set, np_)
         if not cands:
             return False
         for _ in range(4):
