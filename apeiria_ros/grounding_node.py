@@ -370,7 +370,11 @@ class GroundingNode:
 
     def _status(self, event: str, text: str) -> None:
         log = self.node.get_logger()
-        (log.warning if "error" in event or "unreachable" in event else log.info)(f"{event}: {text}")
+        # (rclpy ties a severity to each call site: one call per severity)
+        if "error" in event or "unreachable" in event:
+            log.warning(f"{event}: {text}")
+        else:
+            log.info(f"{event}: {text}")
         self.pub_status.publish(self._String(data=json.dumps({"event": event, "message": text})))
 
     def destroy(self) -> None:
