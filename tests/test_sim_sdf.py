@@ -125,6 +125,15 @@ def test_pose_formats(tmp_path):
     np.testing.assert_allclose(roll.size, (1, 0.5, 2), atol=1e-6)
 
 
+def test_colour_is_the_largest_surface(tmp_path):
+    body = ('<model name="door"><link name="l">'
+            '<visual name="knob"><pose>0 0.1 1 0 0 0</pose><geometry><sphere><radius>0.05</radius></sphere></geometry>'
+            '<material><diffuse>0.9 0.1 0.1 1</diffuse></material></visual>'
+            '<visual name="panel"><pose>0 0 1 0 0 0</pose><geometry><box><size>0.9 0.05 2</size></box></geometry>'
+            '<material><diffuse>0.95 0.95 0.95 1</diffuse></material></visual></link></model>')
+    assert load_sdf_world(_world(tmp_path, body))[0].objects[0].color == "white"
+
+
 def test_nested_models_compose_poses(tmp_path):
     # Outer model at x = 1 turned 90 degrees; inner model 2 m along the outer's x axis
     # (= world +y); a link 0.5 up; a visual 0.1 along the link's x (= world +y).

@@ -10,7 +10,7 @@ down model -> link -> visual. Visual geometry: box, cylinder, sphere, capsule, e
 and OBJ / STL / PLY meshes (with ``<scale>``); other mesh formats (DAE, glTF...) are
 skipped with a logged warning. Each top-level model becomes one object: its label from
 the model name ("kitchen_table_1" -> "kitchen table"), its box the axis-aligned bounds of
-its posed visuals, its colour the nearest colour word to its material. Ground planes and
+its posed visuals, its colour the colour word covering most of its visual surface. Ground planes and
 lights are ignored. Anything unusable raises :class:`SdfError` naming the file and element.
 """
 
@@ -306,15 +306,29 @@ def _geometry(visual: ET.Element, base: Path, ctx: _Ctx, where: str) -> tuple[Pa
     return None, False
 
 
+def _surface_area(m: ObjectMesh) -> float:
+    v = m.vertices[m.triangles]
+    return float(0.5 * np.linalg.norm(np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]), axis=1).sum())
+
+
+def _dominant_color(colors: list[tuple[np.ndarray, float]]) -> str | None:
+    """The colour word covering the most visual surface (a red handle on a white door: white)."""
+    area: dict[str, float] = {}
+    for rgb, a in colors:
+        name = nearest_color_name(rgb)
+        area[name] = area.get(name, 0.0) + a
+    return max(area, key=area.get) if area else None
+
+
 def _collect_model(model: ET.Element, parent: np.ndarray, base: Path, ctx: _Ctx, where: str,
                    pose_override: np.ndarray | None = None) -> tuple[list[ObjectMesh], list[np.ndarray], bool]:
     """All visuals of a model (links, nested models, nested includes) in world coordinates.
 
-    Returns (meshes, material colours seen, only_ground).
+    Returns (meshes, [(material rgb, surface area)], only_ground).
     """
     t_model = parent @ (pose_override if pose_override is not None else _pose(model, where))
     meshes: list[ObjectMesh] = []
-    colors: list[np.ndarray] = []
+    colors: list[tuple[np.ndarray, float]] = []  # (material rgb, surface area) per visual
     saw_ground = False
     for link in model.findall("link"):
         lw = f"{where}/link[{link.get('name', '?')}]"
@@ -327,13 +341,14 @@ def _collect_model(model: ET.Element, parent: np.ndarray, base: Path, ctx: _Ctx,
                 continue
             t_vis = t_link @ _pose(visual, vw)
             mat = _material_rgb(visual)
-            if mat is not None:
-                colors.append(mat)
             rgb = mat if mat is not None else part.rgb
             m = merge_parts([Part(part.vertices, part.triangles, np.zeros(3))], 0)
             tc = np.asarray(rgb, dtype=np.float32)
             m.triangle_colors = (np.broadcast_to(tc, (m.n_triangles, 3)) if tc.ndim == 1 else tc).astype(np.float32)
-            meshes.append(m.transformed(t_vis))
+            m = m.transformed(t_vis)
+            meshes.append(m)
+            if mat is not None:
+                colors.append((mat, _surface_area(m)))
     for sub in model.findall("model"):
         sm, sc, _ = _collect_model(sub, t_model, base, ctx, f"{where}/model[{sub.get('name', '?')}]")
         meshes += sm
@@ -403,7 +418,7 @@ def load_sdf_world(path: str | os.PathLike, search_paths: Sequence[str | os.Path
     if world is None and root.find("model") is None:
         raise SdfError(f"{path}: no <world> or <model> element")
     base = path.parent
-    entries: list[tuple[str, list[ObjectMesh], list[np.ndarray]]] = []
+    entries: list[tuple[str, list[ObjectMesh], list[tuple[np.ndarray, float]]]] = []
     for child in container:
         if child.tag == "model":
             name = child.get("name") or f"model_{len(entries)}"
@@ -428,7 +443,7 @@ def load_sdf_world(path: str | os.PathLike, search_paths: Sequence[str | os.Path
         lo, hi = merged.bounds()
         size = np.maximum(hi - lo, 0.01)  # flat visuals still get a usable box
         center = (lo + hi) / 2
-        color = nearest_color_name(colors[0]) if colors else None
+        color = _dominant_color(colors)
         objects.append(SceneObject(oid, label_from_name(name), tuple(float(x) for x in center),
                                    tuple(float(x) for x in size), color=color))
         out_meshes.append(merged)
