@@ -43,6 +43,14 @@ def test_blur_softens_colour_and_missing_stays_missing():
     assert 0 < out_c[5, 19, 0] < 255 and np.all(out_d == 0)
 
 
+def test_exposure_changes_brightness_per_frame():
+    n = SensorNoise(depth_sigma_per_m=0, missing_depth_fraction=0, edge_missing_prob=0, blur_sigma=0,
+                    color_sigma=0, exposure_sigma=0.3, seed=1)
+    means = [float(n.apply(*_flat(2.0), frame_index=i)[0].mean()) for i in range(6)]
+    assert max(means) - min(means) > 10
+    assert SensorNoise(exposure_sigma=0, color_sigma=0, blur_sigma=0).apply(*_flat(2.0))[0].mean() == 128
+
+
 def test_seeded_per_frame():
     n = SensorNoise(seed=7)
     a = n.apply(*_flat(2.0), frame_index=0)
@@ -54,7 +62,7 @@ def test_seeded_per_frame():
 
 @pytest.mark.parametrize("kw", [dict(depth_sigma_per_m=-1), dict(missing_depth_fraction=1.5),
                                 dict(blur_sigma=float("nan")), dict(seed=-1), dict(seed=1.5),
-                                dict(edge_missing_prob="x")])
+                                dict(edge_missing_prob="x"), dict(exposure_sigma=-0.1)])
 def test_bad_options(kw):
     with pytest.raises(ValueError, match="SensorNoise"):
         SensorNoise(**kw)

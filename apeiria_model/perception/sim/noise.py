@@ -24,6 +24,7 @@ class SensorNoise:
     edge_threshold_m: depth jump between neighbours that counts as an edge.
     blur_sigma: Gaussian blur of the colour image, pixels.
     color_sigma: additive colour noise, in 0-255 units.
+    exposure_sigma: per-frame colour gain exp(N(0, sigma)) (auto-exposure drift; 0 = off).
     seed: base seed; frame ``i`` uses the generator seeded with (seed, i).
     """
 
@@ -33,11 +34,12 @@ class SensorNoise:
     edge_threshold_m: float = 0.1
     blur_sigma: float = 0.6
     color_sigma: float = 2.0
+    exposure_sigma: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
         for name in ("depth_sigma_per_m", "missing_depth_fraction", "edge_missing_prob",
-                     "edge_threshold_m", "blur_sigma", "color_sigma"):
+                     "edge_threshold_m", "blur_sigma", "color_sigma", "exposure_sigma"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
                 raise ValueError(f"SensorNoise.{name} must be a finite number >= 0, got {v!r}")
@@ -70,6 +72,8 @@ class SensorNoise:
         c = np.array(color, dtype=np.float32)  # a copy: the caller's image is never modified
         if self.blur_sigma > 0:
             c = ndimage.gaussian_filter(c, sigma=(self.blur_sigma, self.blur_sigma, 0))
+        if self.exposure_sigma > 0:
+            c *= np.float32(np.exp(rng.normal(0.0, self.exposure_sigma)))
         if self.color_sigma > 0:
             c += rng.standard_normal(c.shape, dtype=np.float32) * np.float32(self.color_sigma)
         out_c = np.clip(np.rint(c), 0, 255).astype(np.uint8)
