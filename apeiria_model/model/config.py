@@ -90,9 +90,6 @@ class ApeiriaConfig:
     box_scale: float = 8.0             # metres mapped to one period of the lowest band
     object_mlp_hidden: int = 256
     max_objects: int = 128
-    # stand-in features (training-time augmentation; 0 at inference)
-    feature_noise_std: float = 0.0
-    label_dropout: float = 0.0
     # text side
     vocab_size: int = 2048             # small backbone: the trained tokenizer's size
     trace_style: str = "compact"
@@ -112,8 +109,6 @@ class ApeiriaConfig:
             raise ConfigError("feature_dim, box_bands and box_scale must be > 0")
         if not 1 <= self.max_objects <= 4096:
             raise ConfigError("max_objects must be in [1, 4096]")
-        if not 0.0 <= self.label_dropout <= 1.0 or self.feature_noise_std < 0:
-            raise ConfigError("label_dropout must be in [0, 1] and feature_noise_std >= 0")
         if self.trace_style not in ("compact", "full"):
             raise ConfigError("trace_style must be 'compact' or 'full'")
         if self.max_new_tokens <= 0:

@@ -81,6 +81,22 @@ class PhraseEmbedder:
             return np.zeros((0, self.dim), np.float32)
         return np.stack([self._cache[p] for p in phrases]).astype(np.float32)
 
+    def warm(self, phrases, cache_file: str | os.PathLike | None = None) -> int:
+        """Embed ``phrases`` in one batch (optionally via an .npz cache file); returns how many
+        were new. Training calls this once so no batch waits for the sentence encoder."""
+        if cache_file is not None and os.path.isfile(cache_file):
+            with np.load(cache_file, allow_pickle=False) as z:
+                if z["vecs"].shape[1:] == (self.dim,) and str(z["kind"]) == self.kind:
+                    self._cache.update(zip(z["phrases"].tolist(), z["vecs"]))
+        missing = sorted({p for p in phrases if p not in self._cache})
+        if missing:
+            self._cache.update(zip(missing, self._encode(missing)))
+            if cache_file is not None:
+                keys = sorted(self._cache)
+                np.savez(cache_file, phrases=np.array(keys), vecs=np.stack([self._cache[k] for k in keys]),
+                         kind=np.array(self.kind))
+        return len(missing)
+
     def _encode(self, phrases: list[str]) -> list[np.ndarray]:
         if self.kind == FEATURE_TEXT:
             model = _SentenceEncoder.get()
@@ -106,6 +122,14 @@ class ObjectFeatureSource:
     def __init__(self, kind: str, dim: int, text_kind: str = FEATURE_TEXT):
         self.kind, self.dim = kind, dim
         self._phrases = PhraseEmbedder(FEATURE_HASH if kind == FEATURE_HASH else text_kind, dim)
+
+    def warm(self, objects, cache_file=None) -> int:
+        """Pre-embed every phrase these objects can produce (with and without label)."""
+        phrases = set()
+        for o in objects:
+            phrases.add(object_phrase(o))
+            phrases.add(object_phrase(o, drop_label=True))
+        return self._phrases.warm(sorted(phrases), cache_file)
 
     def __call__(self, objects: Sequence[SceneObject], noise_std: float = 0.0, label_dropout: float = 0.0,
                  rng: np.random.Generator | None = None) -> np.ndarray:

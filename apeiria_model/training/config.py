@@ -47,7 +47,7 @@ class DataSettings:
     max_train_samples: int = 0         # 0 = all
     feature_noise_std: float = 0.05
     label_dropout: float = 0.15
-    files: list[str] = field(default_factory=list)  # stage subfolder files; [] = all *.jsonl
+    deep_traces: bool = True           # stage 2 also learns traces of deeper gold programs (see docs/model.md)
 
 
 @dataclass
