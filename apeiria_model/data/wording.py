@@ -26,7 +26,11 @@ def _anchor_text(a: NP, phrasing: str, rng: np.random.Generator) -> str:
     return noun_phrase(a, phrasing, rng, plural=False, definite=a.size == 1)
 
 
-def _relation_body(c, phrasing: str, rng: np.random.Generator) -> str:
+_SEATS = frozenset({"chair", "office chair", "stool", "armchair"})
+_TABLES = frozenset({"table", "dining table", "coffee table", "desk"})
+
+
+def _relation_body(c, phrasing: str, rng: np.random.Generator, head: str = "", plural: bool = False) -> str:
     if c.kind == "between":
         a, b = c.anchors
         phrase = T.pick(T.RELATION_PHRASES["between"][phrasing], rng)
@@ -42,6 +46,9 @@ def _relation_body(c, phrasing: str, rng: np.random.Generator) -> str:
             return phrase.replace("{anchor}", core)
         return f"{phrase} {_anchor_text(anchor, phrasing, rng)}"
     phrase = T.pick(T.RELATION_PHRASES[c.relation][phrasing], rng)
+    if c.relation == "near" and plural and phrasing == "train" and head in _SEATS and \
+            anchor.label in _TABLES and rng.random() < 0.5:
+        phrase = "around"  # "all chairs around the table"
     return f"{phrase} {_anchor_text(anchor, phrasing, rng)}"
 
 
@@ -54,7 +61,7 @@ def clauses_text(np_: NP, phrasing: str, rng: np.random.Generator, plural: bool,
     conn = T.pick(T.CONNECTORS[phrasing][num], rng) if connector else ""
     parts = []
     for i, c in enumerate(np_.clauses):
-        body = _relation_body(c, phrasing, rng)
+        body = _relation_body(c, phrasing, rng, np_.label, plural)
         if c.kind == "not":
             if i == 0:
                 neg = T.NEGATED[phrasing][num] if connector else "not "
