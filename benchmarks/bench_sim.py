@@ -2,8 +2,9 @@
 
 Rooms are laid out deterministically from the category table (furniture on a grid,
 small objects on the tables), rendered along an orbit; the first frame of each scene
-is an untimed warm-up. Reports total render time per frame (p50 / p95) and its split
-into ray casting vs shading, the scene build time and triangle counts, with and
+is an untimed warm-up. Reports wall-clock render time per frame (p50 / p95), the CPU
+time it used (all threads; a shared machine inflates wall time, much less CPU time), its
+split into ray setup / ray casting / shading, the scene build time and triangle counts, with and
 without sensor noise. ``python benchmarks/bench_sim.py [--quick]`` prints JSON.
 """
 
@@ -73,11 +74,12 @@ def run(quick: bool = False) -> dict:
         build_ms = 1e3 * (time.perf_counter() - t)
         poses = sweep(scene, n_frames + 1, kind="orbit", room=renderer.room)
         renderer.render(poses[0])  # warm-up (first-call allocations)
-        total, rays, cast, shade, visible = [], [], [], [], []
+        total, cpu, rays, cast, shade, visible = [], [], [], [], [], []
         for p in poses[1:]:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             f = renderer.render(p)
             total.append(1e3 * (time.perf_counter() - t))
+            cpu.append(1e3 * (time.process_time() - c))
             rays.append(renderer.last_timing_ms["rays"])
             cast.append(renderer.last_timing_ms["cast"])
             shade.append(renderer.last_timing_ms["shade"])
@@ -94,6 +96,8 @@ def run(quick: bool = False) -> dict:
             "triangles": renderer.n_triangles,
             "build_ms": round(build_ms, 2),
             "render_ms": _pct(total),
+            # CPU time of all threads: less sensitive to other processes than wall time.
+            "render_cpu_ms": _pct(cpu),
             "rays_ms": _pct(rays),
             "cast_ms": _pct(cast),
             "shade_ms": _pct(shade),
