@@ -36,6 +36,7 @@ _FURNITURE_CLEARANCE = 0.1  # walking room kept between floor furniture (not wit
 
 # Inward unit normals of the four walls (pointing into the room).
 _WALL_NORMALS = {"S": (0.0, 1.0), "N": (0.0, -1.0), "W": (1.0, 0.0), "E": (-1.0, 0.0)}
+_OPPOSITE = {"S": "N", "N": "S", "W": "E", "E": "W"}
 
 
 def _q(x: float, step: float = 0.001) -> float:
@@ -345,7 +346,13 @@ class _Layout:
             self.at("armchair", c2, (-sgn * side_dir[0], -sgn * side_dir[1]), local)
 
     def tv_set(self, mount_tv: bool = True) -> None:
-        st = self.against_wall("tv stand")
+        # the tv faces the sofa when there is one: stand on the opposite wall if it fits
+        sofas = [o for o in self.objects if o.label == "sofa" and o.wall]
+        st = None
+        if sofas:
+            st = self.against_wall("tv stand", wall=_OPPOSITE[sofas[0].wall])
+        if st is None:
+            st = self.against_wall("tv stand")
         if st is None or not mount_tv:
             return
         stand = self.objects[st]
