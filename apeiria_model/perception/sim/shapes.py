@@ -167,12 +167,11 @@ def build_bed(w, d, h, rgb, rng) -> list[Part]:
     frame_z = 0.4 * h
     mattress_z = 0.75 * h if h > 0.8 else 0.85 * h
     head_t = _clamp(0.04 * d, 0.04, 0.08)
-    head_h = h if h > 0.8 else h
     frame = WOOD if np.mean(rgb) > 0.75 else shade(rgb, 0.7)
     parts = [
         box(-w / 2, w / 2, -d / 2 + head_t, d / 2, 0, frame_z, frame),
         # Headboard at the rear (the front of a bed is its foot end).
-        box(-w / 2, w / 2, -d / 2, -d / 2 + head_t, 0, max(head_h, mattress_z + 0.05), frame),
+        box(-w / 2, w / 2, -d / 2, -d / 2 + head_t, 0, h, frame),
         box(-w / 2 + 0.02, w / 2 - 0.02, -d / 2 + head_t, d / 2 - 0.02, frame_z, mattress_z, WHITE),
         # Duvet over the foot two thirds in the bed's colour.
         box(-w / 2 + 0.01, w / 2 - 0.01, -d / 2 + head_t + 0.3 * d, d / 2 - 0.01,
@@ -283,14 +282,12 @@ def build_shelf_unit(w, d, h, rgb, rng) -> list[Part]:
 def build_screen(w, d, h, rgb, rng) -> list[Part]:
     """Monitor / TV: thin panel with a dark screen on its front, on a stand if it has room."""
     panel_d = _clamp(0.25 * d, 0.02, 0.06)
-    if h < 0.1 or h < 0.45 * w and d < 0.12:  # wall-mounted flat TV: no stand
-        z0 = 0.0
-    else:
-        z0 = 0.28 * h
+    # A box too shallow for a stand's foot is a wall-mounted screen: panel only.
+    z0 = 0.0 if (h < 0.1 or d < 0.12) else 0.28 * h
     frame = rgb if np.mean(rgb) < 0.5 else shade(rgb, 0.85)
     parts = [
         box(-w / 2, w / 2, -panel_d / 2, panel_d / 2, z0, h, frame),
-        box(-w / 2 + 0.015, w / 2 - 0.015, panel_d / 2 - 0.002, panel_d / 2 + 0.004 if panel_d / 2 + 0.004 <= d / 2 else d / 2,
+        box(-w / 2 + 0.015, w / 2 - 0.015, panel_d / 2 - 0.002, min(panel_d / 2 + 0.004, d / 2),
             z0 + 0.015, h - 0.015, (0.05, 0.07, 0.12)),
     ]
     if z0 > 0:
@@ -397,7 +394,7 @@ def build_window(w, d, h, rgb, rng) -> list[Part]:
 
 def build_door(w, d, h, rgb, rng) -> list[Part]:
     return [box(-w / 2, w / 2, -d / 2, d / 2, 0, h, rgb),
-            box(w / 2 - 0.12, w / 2 - 0.06, d / 2 - 0.001, d / 2 + 0.0, 0.45 * h, 0.47 * h, METAL)]
+            box(w / 2 - 0.12, w / 2 - 0.06, d / 2 - 0.001, d / 2, 0.45 * h, 0.47 * h, METAL)]
 
 
 def build_toilet(w, d, h, rgb, rng) -> list[Part]:
@@ -420,8 +417,8 @@ def build_sink(w, d, h, rgb, rng) -> list[Part]:
     top_t = _clamp(0.12 * h, 0.05, 0.15)
     parts = build_cabinet(w, d, h - top_t, shade(rgb, 0.85), rng)
     parts.append(box(-w / 2, w / 2, -d / 2, d / 2, h - top_t, h, rgb))
-    parts.append(box(-0.35 * w, 0.35 * w, -0.3 * d, 0.35 * d, h - 0.002, h + 0.0, shade(rgb, 0.8)))
-    parts.append(cylinder(0, -0.38 * d, h, h + 0.0, 0.015, METAL))
+    # The basin, seen from above as a darker inset in the top.
+    parts.append(box(-0.35 * w, 0.35 * w, -0.3 * d, 0.35 * d, h - 0.002, h, shade(rgb, 0.8)))
     return parts
 
 
