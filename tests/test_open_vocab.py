@@ -71,8 +71,10 @@ def test_exact_label_beats_semantic_near_misses(matcher):
     assert s[0] == 1.0 and s[1] < matcher.threshold
     # with no object labelled "chair", the armchair is the chair
     assert selected(matcher, "chair", objs("armchair", "table")) == ["armchair"]
-    # same for head nouns: "table" means the table, not the coffee table, when both exist
-    assert selected(matcher, "table", objs("table", "coffee table")) == ["table"]
+    # a coffee table IS a table (head noun): kept, while the merely similar desk is not
+    assert selected(matcher, "table", objs("table", "coffee table", "desk")) == ["table", "coffee table"]
+    assert selected(matcher, "cabinet", objs("cabinet", "filing cabinet", "cupboard")) == \
+        ["cabinet", "filing cabinet", "cupboard"]  # cupboard: a synonym, so exact tier too
 
 
 def test_colour_words_are_checked_not_guessed(matcher):
