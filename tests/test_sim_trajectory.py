@@ -110,3 +110,15 @@ def test_bad_kind_radius_height(living_room):
         orbit(living_room, 3, radius=-1.0)
     with pytest.raises(ValueError, match="height"):
         orbit(living_room, 3, height=float("nan"))
+
+
+def test_walk_never_jumps_across_a_wall_of_furniture():
+    # A full-width bookcase row splits the room; waypoints beyond it are unreachable.
+    objs = (SceneObject(0, "bookshelf", (2.0, 2.0, 1.0), (4.0, 0.4, 2.0), front=(0, -1, 0)),
+            SceneObject(1, "chair", (1.0, 1.0, 0.45), (0.5, 0.5, 0.9)),
+            SceneObject(2, "plant", (3.0, 3.2, 0.6), (0.4, 0.4, 1.2)))
+    room = Room.from_size(4.0, 4.0)
+    xy = np.array([p[:2, 3] for p in walkthrough(Scene("split", objs), 30, room=room)])
+    steps = np.linalg.norm(np.diff(np.vstack([xy, xy[:1]]), axis=0), axis=1)
+    assert steps.max() < 0.6, steps.max()
+    assert len({bool(y > 2.0) for y in xy[:, 1]}) == 1  # stays on one side of the bookcases

@@ -74,8 +74,8 @@ def _nearest_free(points: np.ndarray, occ: np.ndarray, xs: np.ndarray, ys: np.nd
     _, (ni, nj) = ndimage.distance_transform_edt(occ, return_indices=True)
     out = points.copy()
     for k, p in enumerate(points):
-        i = int(np.clip(np.searchsorted(xs, p[0]), 0, len(xs) - 1))
-        j = int(np.clip(np.searchsorted(ys, p[1]), 0, len(ys) - 1))
+        i = int(np.clip(np.rint((p[0] - xs[0]) / GRID), 0, len(xs) - 1))  # the cell whose centre is nearest
+        j = int(np.clip(np.rint((p[1] - ys[0]) / GRID), 0, len(ys) - 1))
         if occ[i, j]:
             out[k] = (xs[ni[i, j]], ys[nj[i, j]])
     return out
@@ -129,16 +129,17 @@ def _plan_loop(occ: np.ndarray, waypoints: list[tuple[int, int]]) -> list[tuple[
     g = coo_matrix((np.concatenate(w), (np.concatenate(rows), np.concatenate(cols))),
                    shape=(len(free), len(free))).tocsr()
     path: list[tuple[int, int]] = []
-    loop = waypoints + waypoints[:1]
-    for s, t in zip(loop[:-1], loop[1:]):
-        si, ti = idx[s], idx[t]
+    cur = waypoints[0]
+    for t in waypoints[1:] + waypoints[:1]:
+        si, ti = idx[cur], idx[t]
         _, pred = dijkstra(g, directed=False, indices=si, return_predecessors=True)
         if pred[ti] < 0 and si != ti:
-            continue  # unreachable waypoint (a closed-off pocket): skip it
+            continue  # unreachable from here (a closed-off pocket): skip it, no teleporting
         seg = [ti]
         while seg[-1] != si:
             seg.append(pred[seg[-1]])
         path += [tuple(free[k]) for k in reversed(seg)][1 if path else 0:]
+        cur = t
     return path
 
 
