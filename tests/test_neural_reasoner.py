@@ -1,0 +1,151 @@
+"""Neural + hybrid reasoners: JSON contract, verification flags, fallbacks, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from apeiria_model.model.tiny import build_tiny_model
+from apeiria_model.model.trace_format import expand_answer, read_output, to_model_target
+from apeiria_model.programs import parse_program
+from apeiria_model.programs.executor import Executor
+from apeiria_model.programs.trace import render_trace
+from apeiria_model.reasoning.hybrid import HybridReasoner
+from apeiria_model.reasoning.neural import NeuralReasoner, plan_program
+from apeiria_model.reasoning.result import STATUSES
+from apeiria_model.scene import Scene, SceneObject
+
+PROGRAM = "relate(filter(scene(), mug), filter(scene(), desk), on)"
+
+
+@pytest.fixture(scope="module")
+def reasoner():
+    return NeuralReasoner(model=build_tiny_model())
+
+
+def _gold_target(scene, program=PROGRAM, instruction="the mug on the desk"):
+    prog = parse_program(program)
+    res = Executor().execute(prog, scene)
+    return to_model_target(render_trace(instruction, prog, res, scene, style="compact")), res
+
+
+def _check_contract(r):
+    d = r.to_dict()
+    json.dumps(d)
+    assert d["status"] in STATUSES and d["reasoner"] in ("neural", "hybrid")
+    assert isinstance(d["latency_ms"], float) and isinstance(d["message"], str)
+    for t in d["targets"]:
+        assert set(t) == {"id", "label", "center", "size", "score"}
+    for s in d["steps"]:
+        assert s["verified"] in (True, False, None)
+    return d
+
+
+def test_untrained_model_gives_valid_result(reasoner, office_scene):
+    r = reasoner.ground("the red mug on the desk", office_scene)
+    d = _check_contract(r)
+    assert d["verified"] in (True, False)            # verification ran (thinking model)
+    assert all(isinstance(s["verified"], bool) for s in d["steps"])
+    assert r.status != "ok" or r.targets            # ok always comes with targets
+    assert all(office_scene.has(t.id) for t in r.targets)
+
+
+@pytest.mark.parametrize("instruction,scene_kind,needle", [
+    (None, "office", "must be a string"),
+    ("", "office", "empty instruction"),
+    ("x" * 5000, "office", "too long"),
+    ("bad \udc80 text", "office", "UTF-8"),
+    ("the mug", "not a scene", "must be a Scene"),
+    ("the mug", "empty", "no objects"),
+    ("the mug", "huge", "at most"),
+])
+def test_bad_input_never_raises(reasoner, office_scene, instruction, scene_kind, needle):
+    scene = {"office": office_scene, "not a scene": {"objects": []}, "empty": Scene("e", ()),
+             "huge": Scene("h", tuple(SceneObject(i, "box", (i * 0.01, 0, 0), (0.1, 0.1, 0.1)) for i in range(500)))}[scene_kind]
+    r = reasoner.ground(instruction, scene)  # type: ignore[arg-type]
+    _check_contract(r)
+    assert r.status in ("error", "no_match") and needle in r.message
+
+
+def test_gold_trace_reads_back_verified(reasoner, office_scene):
+    target, res = _gold_target(office_scene)
+    assert "IDs: 1, 2" in target and "at (" not in target  # the model writes IDs, not boxes
+    out = read_output(target, office_scene, n_tokens=40)
+    assert out.answer_ids == [1, 2] and out.structure.in_order
+    r = reasoner.result_from_output("the mug on the desk", office_scene, out)
+    _check_contract(r)
+    assert r.status == "ok" and r.verified is True and r.target_ids == [1, 2]
+    assert all(s.verified for s in r.steps) and [s.op for s in r.steps] == ["filter", "filter", "relate"]
+    assert r.program == PROGRAM
+    assert "Object 1: mug at (-0.40, 1.50, 0.80)" in r.trace  # boxes come from the scene
+
+
+def test_wrong_step_is_flagged(reasoner, office_scene):
+    target, _ = _gold_target(office_scene)
+    bad = target.replace("Step 1: 1, 2", "Step 1: 1, 3")   # lamp is not a mug
+    r = reasoner.result_from_output("the mug on the desk", office_scene, read_output(bad, office_scene, 40))
+    assert r.verified is False
+    assert r.steps[0].verified is False and r.steps[1].verified is True
+    assert "verification failed" in r.message
+
+
+def test_unknown_ids_and_no_answer(reasoner, office_scene):
+    text, ids, invalid = expand_answer("<answer>\nIDs: 2, 99\n</answer>", office_scene)
+    assert ids == [2, 99] and invalid == [99] and "Object 2: mug" in text and "99" not in text
+    r = reasoner.result_from_output("x", office_scene, read_output("garbage output", office_scene, 2))
+    assert r.status == "error" and "no readable answer" in r.message
+    none = read_output(to_model_target(_gold_target(office_scene, "filter(scene(), sofa)")[0]), office_scene, 20)
+    r2 = reasoner.result_from_output("the sofa", office_scene, none)
+    assert r2.status == "no_match" and r2.verified is True
+
+
+def test_count_answer(reasoner, office_scene):
+    target, _ = _gold_target(office_scene, "count(filter(scene(), chair))", "how many chairs")
+    r = reasoner.result_from_output("how many chairs", office_scene, read_output(target, office_scene, 30))
+    assert r.answer == 2 and sorted(r.target_ids) == [4, 5] and r.verified is True
+
+
+def test_plan_program_reconstruction(office_scene):
+    target, _ = _gold_target(office_scene, 'relate_anchor(filter(scene(), mug), filter(scene(), window), closest)')
+    out = read_output(target, office_scene, 30)
+    assert plan_program(out.parsed) == "relate_anchor(filter(scene(), mug), filter(scene(), window), closest)"
+
+
+class _Scripted(NeuralReasoner):
+    def __init__(self, model, text):
+        super().__init__(model=model)
+        self.text = text
+
+    def generate(self, instruction, scene):
+        return read_output(self.text, scene, 40)
+
+
+class _Symbolic:
+    name = "symbolic"
+
+    def __init__(self):
+        self.calls = 0
+
+    def ground(self, instruction, scene):
+        from apeiria_model.reasoning.result import GroundingResult
+        self.calls += 1
+        return GroundingResult(instruction, "ok", "symbolic", message="parsed by the symbolic reasoner")
+
+
+def test_hybrid_three_paths(reasoner, office_scene):
+    model = reasoner.model
+    gold, _ = _gold_target(office_scene)
+    sym = _Symbolic()
+    ok = HybridReasoner(neural=_Scripted(model, gold), symbolic=sym).ground("the mug on the desk", office_scene)
+    assert ok.reasoner == "hybrid" and ok.verified and "neural trace verified" in ok.message and sym.calls == 0
+    # wrong execution line, valid plan -> the plan is executed symbolically
+    bad = gold.replace("Step 3: 1, 2", "Step 3: 1")
+    fixed = HybridReasoner(neural=_Scripted(model, bad), symbolic=sym).ground("the mug on the desk", office_scene)
+    assert "executed the neural plan symbolically" in fixed.message and fixed.target_ids == [1, 2]
+    assert fixed.verified is True and sym.calls == 0
+    _check_contract(fixed)
+    # nothing usable -> symbolic reasoner
+    fb = HybridReasoner(neural=_Scripted(model, "<answer>\nIDs: 3\n</answer>"), symbolic=sym).ground("the lamp",
+                                                                                                   office_scene)
+    assert "fell back to symbolic execution" in fb.message and sym.calls == 1 and fb.reasoner == "hybrid"
