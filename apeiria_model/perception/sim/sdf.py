@@ -321,7 +321,8 @@ def _dominant_color(colors: list[tuple[np.ndarray, float]]) -> str | None:
 
 
 def _collect_model(model: ET.Element, parent: np.ndarray, base: Path, ctx: _Ctx, where: str,
-                   pose_override: np.ndarray | None = None) -> tuple[list[ObjectMesh], list[np.ndarray], bool]:
+                   pose_override: np.ndarray | None = None
+                   ) -> tuple[list[ObjectMesh], list[tuple[np.ndarray, float]], bool]:
     """All visuals of a model (links, nested models, nested includes) in world coordinates.
 
     Returns (meshes, [(material rgb, surface area)], only_ground).
