@@ -119,7 +119,7 @@ def test_stale_object_is_removed_and_ids_are_never_reused():
 
 
 def test_segment_spanning_two_objects_merges_them_into_the_older_id():
-    m = ObjectMap(MapConfig(min_observations=1))
+    m = ObjectMap(MapConfig(min_observations=1, merge_objects=True))
     a = np.random.default_rng(0).uniform([0, 0, 0], [0.3, 0.3, 0.5], (300, 3))
     b = a + [0.3, 0, 0]
     col = np.full((300, 3), 100, np.uint8)
@@ -129,6 +129,26 @@ def test_segment_spanning_two_objects_merges_them_into_the_older_id():
     both = np.concatenate([a, b])
     m.update([Segment(np.zeros((600, 2), int), both, np.concatenate([col, col]))])
     assert sorted(m.objects) == [0] and m.next_id == 2
+
+
+def test_without_merging_a_spanning_segment_joins_the_best_object_only():
+    m = ObjectMap(MapConfig(min_observations=1, merge_objects=False))
+    a = np.random.default_rng(0).uniform([0, 0, 0], [0.3, 0.3, 0.5], (300, 3))
+    col = np.full((300, 3), 100, np.uint8)
+    m.update([Segment(np.zeros((300, 2), int), a, col)])
+    m.update([Segment(np.zeros((300, 2), int), a + [0.3, 0, 0], col)])
+    m.update([Segment(np.zeros((400, 2), int), np.concatenate([a, a[:100] + [0.3, 0, 0]]), np.full((400, 3), 100))])
+    assert sorted(m.objects) == [0, 1]
+
+
+def test_published_scene_drops_boxes_inside_bigger_ones():
+    m = ObjectMap(MapConfig(min_observations=1))
+    rng = np.random.default_rng(2)
+    big = rng.uniform([0, 0, 0], [1.0, 1.0, 1.0], (2000, 3))
+    small = rng.uniform([0.4, 0.4, 0.4], [0.6, 0.6, 0.6], (200, 3))
+    m.update([Segment(np.zeros((2000, 2), int), big, np.full((2000, 3), 100, np.uint8)),
+              Segment(np.zeros((200, 2), int), small, np.full((200, 3), 200, np.uint8))])
+    assert len(m.objects) == 2 and len(m.to_scene("s")) == 1
 
 
 def test_label_votes_and_features_are_fused():

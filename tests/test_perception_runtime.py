@@ -194,3 +194,14 @@ def test_shipped_model_loads_and_onnx_matches_torch():
     for s in out:
         assert s.label in ref.classes and s.label != BACKGROUND and 0 < s.confidence <= 1
         assert s.features.shape == (ref.spec.feature_dim,)
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file() or not DEFAULT_ONNX.is_file(), reason="model not trained yet")
+def test_gpu_check_script_runs_on_cpu(capsys, tmp_path):
+    from apeiria_model.perception.segmenters import gpu_check
+    assert gpu_check.main(["--batch", "4", "--repeats", "2", "--cache-dir", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "CPUExecutionProvider" in out["available_providers"]
+    assert out["runtimes"]["ort-cpu"]["max_abs_diff_logits"] < 1e-4
+    if not out.get("torch_cuda"):
+        assert "TensorRT not available" in out["runtimes"]["tensorrt-native"]["error"]

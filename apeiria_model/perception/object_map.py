@@ -51,6 +51,8 @@ class MapConfig:
     floor_snap: float = 0.10            # bottoms closer than this to the floor snap to it
     support_snap: float = 0.06          # bottoms this close above another object's top snap to it
     min_points: int = 5                 # segments with fewer points are ignored
+    merge_objects: bool = False         # a segment overlapping several objects merges them
+    suppress_contained: float = 0.7     # do not publish objects this much inside a bigger one (0 = off)
 
 
 def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
@@ -244,7 +246,7 @@ class ObjectMap:
                 # The segment spans several objects: they were pieces of one object.
                 for _, oid in cands[1:]:
                     other = self.objects[oid]
-                    if self._same_label(target, other):
+                    if cfg.merge_objects and self._same_label(target, other):
                         keep, drop = (target, other) if target.id < other.id else (other, target)
                         keep.absorb(drop, cfg.max_voxels_per_object)
                         del self.objects[drop.id]
@@ -351,11 +353,31 @@ class ObjectMap:
             out.append((lo, hi))
         return out
 
+    def _not_contained(self, boxes: list[tuple[np.ndarray, np.ndarray]]) -> list[bool]:
+        """False for boxes lying (mostly) inside a bigger published box: a fragment or a
+        duplicate of that object (a chair's base next to the whole chair). Publishing
+        only: the map keeps both, so nothing is lost if the evidence changes."""
+        frac = self.config.suppress_contained
+        n = len(boxes)
+        if frac <= 0 or n < 2:
+            return [True] * n
+        lo = np.array([b[0] for b in boxes])
+        hi = np.array([b[1] for b in boxes])
+        vol = np.prod(np.maximum(hi - lo, 1e-3), axis=1)
+        inter = np.prod(np.clip(np.minimum(hi[:, None], hi[None]) - np.maximum(lo[:, None], lo[None]), 0, None),
+                        axis=-1)
+        inside = (inter >= frac * vol[:, None]) & (vol[:, None] < vol[None])  # row i inside column j
+        np.fill_diagonal(inside, False)
+        return list(~inside.any(axis=1))
+
     def to_scene(self, scene_id: str = "perceived", frame_id: str = "map") -> Scene:
         objs = []
         pub = self.published()
         boxes = [self.object_box(o) for o in pub]
         boxes = self._support_snap([(c - s / 2, c + s / 2) for c, s in boxes])
+        keep = self._not_contained(boxes)
+        pub = [o for o, k in zip(pub, keep) if k]
+        boxes = [b for b, k in zip(boxes, keep) if k]
         for o, (lo, hi) in zip(pub, boxes):
             c, s = (lo + hi) / 2.0, hi - lo
             label, conf = o.label()

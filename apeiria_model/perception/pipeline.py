@@ -187,6 +187,8 @@ class PerceptionPipeline:
         rep.created, rep.merged, rep.removed = stats.created, stats.merged, stats.removed
         rep.timings_ms = {"validate": (t1 - t0) * 1e3, "segment": (t2 - t1) * 1e3,
                           "fuse": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
+        for k, v in getattr(self.segmenter, "last_timings", {}).items():
+            rep.timings_ms[f"segment.{k}"] = v
         self.reports.append(rep)
         return rep
 
@@ -194,7 +196,11 @@ class PerceptionPipeline:
         return self.map.to_scene(scene_id, frame_id)
 
     def reset(self) -> None:
+        """Forget everything (a new environment): map, remembered walls, reports."""
         self.map = ObjectMap(self.config.map)
+        base = getattr(self.segmenter, "base", self.segmenter)
+        if hasattr(base, "reset"):
+            base.reset()
         self.frames = 0
         self.reports = []
 

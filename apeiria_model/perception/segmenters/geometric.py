@@ -435,42 +435,39 @@ def _split_and_merge(labels, count, p, n, nok, chroma, bright, cfg):
             return a
 
         keys = sorted(info)
-        for i, a in enumerate(keys):
-            for b in keys[i + 1:]:
+        if len(keys) > 1:
+            # All pair tests at once (broadcasting); only the merging pairs loop in Python.
+            lo = np.array([info[k][0] for k in keys])
+            hi = np.array([info[k][1] for k in keys])
+            z0 = np.array([info[k][2] for k in keys])
+            z1 = np.array([info[k][3] for k in keys])
+            area = np.array([info[k][4] for k in keys])
+            sup = np.array([info[k][5] for k in keys])
+            inter_xy = np.prod(np.clip(np.minimum(hi[:, None], hi[None]) - np.maximum(lo[:, None], lo[None]), 0, None),
+                               axis=-1)
+            inter_z = np.clip(np.minimum(z1[:, None], z1[None]) - np.maximum(z0[:, None], z0[None]), 0, None)
+            vol = area * np.maximum(z1 - z0, 1e-3)
+            # Contained: a piece whose 3D box lies inside another's (books in a bookshelf).
+            contained = inter_xy * inter_z >= 0.8 * np.minimum(vol[:, None], vol[None])
+            lower_i = z1[:, None] <= z1[None]
+            l_z1 = np.where(lower_i, z1[:, None], z1[None])
+            u_z0 = np.where(lower_i, z0[None], z0[:, None])
+            l_area = np.where(lower_i, area[:, None], area[None])
+            u_area = np.where(lower_i, area[None], area[:, None])
+            l_sup = np.where(lower_i, sup[:, None], sup[None])
+            gap = np.maximum(z0[:, None], z0[None]) - np.minimum(z1[:, None], z1[None])
+            # Underneath: legs / a chair's star base lie under the top they carry.
+            under = (l_z1 <= u_z0 + 0.05) & (gap <= 0.5) & (l_area <= u_area) & (inter_xy >= 0.8 * l_area)
+            # Stacked pieces touching (pot under leaves) or, with a gap, of matching size.
+            a_small = np.minimum(area[:, None], area[None])
+            a_big = np.maximum(area[:, None], area[None])
+            need = np.where(gap < 0.06, 0.25, 0.5)
+            stacked = ((gap <= cfg.stack_gap) & (gap >= -0.05) & ~l_sup & (inter_xy >= 0.7 * a_small)
+                       & (a_small >= need * a_big))
+            merge = stacked | (contained if cfg.merge_contained else False) | (under if cfg.merge_underneath else False)
+            for i, j in zip(*np.nonzero(np.triu(merge, 1))):
+                a, b = keys[i], keys[j]
                 if (a, b) in no_merge or (b, a) in no_merge:
-                    continue
-                la, ha, za0, za1, aa, sa = info[a]
-                lb, hb, zb0, zb1, ab, sb = info[b]
-                # Contained: a piece whose 3D box lies inside another's (books in a
-                # bookshelf, a drawer front in a cabinet) is part of it.
-                if cfg.merge_contained:
-                    small3, big3 = (a, b) if aa * (za1 - za0) <= ab * (zb1 - zb0) else (b, a)
-                    (sl, sh, sz0, sz1, _, _), (bl, bh, bz0, bz1, _, _) = info[small3], info[big3]
-                    v_small = np.prod(np.maximum(sh - sl, 1e-3)) * max(sz1 - sz0, 1e-3)
-                    inter3 = (np.prod(np.clip(np.minimum(sh, bh) - np.maximum(sl, bl), 0, None))
-                              * max(min(sz1, bz1) - max(sz0, bz0), 0.0))
-                    if inter3 >= 0.8 * v_small:
-                        parent[find(a)] = find(b)
-                        continue
-                lower, upper = (a, b) if za1 <= zb1 else (b, a)
-                (llo, lhi, lz0, lz1, larea, lsup), (ulo, uhi, uz0, uz1, uarea, _) = info[lower], info[upper]
-                inter_lu = np.prod(np.clip(np.minimum(lhi, uhi) - np.maximum(llo, ulo), 0, None))
-                gap = max(za0, zb0) - min(za1, zb1)
-                # Underneath: legs / a chair's star base lie under the top they carry.
-                if (cfg.merge_underneath and lz1 <= uz0 + 0.05 and gap <= 0.5 and larea <= uarea
-                        and inter_lu >= 0.8 * larea):
-                    parent[find(a)] = find(b)
-                    continue
-                if gap > cfg.stack_gap or gap < -0.05 or lsup:
-                    continue
-                small, big = (a, b) if aa <= ab else (b, a)
-                ls, hs = info[small][0], info[small][1]
-                lb2, hb2 = info[big][0], info[big][1]
-                inter = np.prod(np.clip(np.minimum(hs, hb2) - np.maximum(ls, lb2), 0, None))
-                # Touching pieces may differ in size (pot under leaves); pieces with a
-                # gap between them must match closely.
-                need = 0.25 if gap < 0.06 else 0.5
-                if inter < 0.7 * info[small][4] or info[small][4] < need * info[big][4]:
                     continue
                 parent[find(a)] = find(b)
         roots = np.array([find(k) for k in range(count + 1)])
