@@ -295,6 +295,8 @@ _TABLE: list[Category] = [
        ("photo frame",), facing=True,
        supports_on=("desk", "nightstand", "dresser", "shelf", "side table", "tv stand"), shape="box"),
     # --- wall-mounted ------------------------------------------------------------------
+    _c("door", (0.8, 0.04, 1.95), (1.0, 0.06, 2.1), ("white", "brown", "grey"), ("wooden",), WALL_MOUNTED,
+       _ALL, ("door",), ("doorway",), mount_height=(0.975, 1.05), shape="door"),
     _c("window", (0.8, 0.1, 1.0), (1.8, 0.15, 1.3), ("white", "brown", "grey", "black"), ("glass",),
        WALL_MOUNTED, _ALL, ("window",), ("windowpane",), mount_height=(1.45, 1.65), shape="window"),
     _c("picture", (0.4, 0.03, 0.3), (1.2, 0.05, 0.9), ("blue", "green", "red", "yellow", "black", "white", "orange"),

@@ -98,6 +98,11 @@ class _Layout:
         # Door swing + entry zone, kept free of everything up to the door's height.
         self.blocked: list[tuple[list[float], list[float]]] = [
             ([door_x - 0.55, -1.0, 0.0], [door_x + 0.55, 1.1, 2.15])]
+        # The door itself is an object ("the chair by the door"). Fixed size, colour from its
+        # position: it draws nothing from rng, so adding it left every other choice unchanged.
+        colors = CATEGORIES["door"].colors
+        self.objects.append(_Placed("door", [door_x, 0.025, 1.02], [0.9, 0.05, 2.04],
+                                    colors[int(round(door_x * 1000)) % len(colors)], "wooden", None, wall="S"))
 
     # --- primitives ------------------------------------------------------------------
     def full(self) -> bool:
