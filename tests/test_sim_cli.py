@@ -77,7 +77,8 @@ def test_invalid_scene_and_sdf(tmp_path, capsys):
     assert "malformed XML" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("extra", [["--frames", "0"], ["--width", "-3"], ["--hfov", "500"], ["--room", "3"], ["--max-range", "100"],
+@pytest.mark.parametrize("extra", [["--frames", "0"], ["--width", "-3"], ["--hfov", "500"], ["--room", "3"],
+                                   ["--max-range", "100"],
                                    ["--trajectory", "fly"]])
 def test_bad_options_exit_2(office_scene, tmp_path, extra):
     scene_file = tmp_path / "s.json"

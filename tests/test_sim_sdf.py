@@ -160,6 +160,7 @@ def test_capsule_and_ellipsoid(tmp_path):
     (_model("<box><size>1 x 1</size></box>"), "not a number"),
     (_model("<box><size>1 -1 1</size></box>"), "must be > 0"),
     (_model("<sphere><radius>nan</radius></sphere>"), "finite"),
+    (_model("<box><size>1e300 1 1</size></box>"), "within"),
     (_model("<box><size>1 1 1</size></box>", "0 0 0"), "pose: expected 6"),
     (_model("<mesh><uri>missing.obj</uri></mesh>"), "missing.obj not found"),
     (_model("<mesh></mesh>"), "without <uri>"),

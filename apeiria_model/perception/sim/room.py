@@ -4,7 +4,8 @@ Scenes carry no room outline, so it is inferred: the objects' footprint plus a m
 except on sides where a thin flat object (window, picture, radiator, wall shelf, flat TV),
 or large furniture facing away from that side, sits at the edge of the footprint -- there the
 wall goes right behind it, as in the real room; and an observer (the scene's viewpoint)
-standing in the margin marks the wall there (the door of a generated room). When the room is known (the room generator knows it), pass ``Room.from_size``.
+standing in the margin marks the wall there (the door of a generated room). When the room
+is known (the room generator knows it), pass ``Room.from_size``.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ ENV_PATHS = ("GZ_SIM_RESOURCE_PATH", "IGN_GAZEBO_RESOURCE_PATH", "GAZEBO_MODEL_P
 IGNORED_MODELS = {"ground_plane", "sun", "ground", "default_ground_plane"}
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_INCLUDE_DEPTH = 16
+MAX_COORD = 1e6  # metres (or radians): anything larger is a typo, and would overflow float32
 DEFAULT_RGB = (0.7, 0.7, 0.7)
 
 
@@ -77,6 +78,8 @@ def _floats(text: str | None, n: int | tuple[int, ...], where: str) -> np.ndarra
         raise SdfError(f"{where}: not a number in {text!r}") from None
     if not np.all(np.isfinite(v)):
         raise SdfError(f"{where}: numbers must be finite, got {text!r}")
+    if np.any(np.abs(v) > MAX_COORD):
+        raise SdfError(f"{where}: numbers must be within +-{MAX_COORD:g}, got {text!r}")
     return v
 
 
@@ -420,19 +423,24 @@ def load_sdf_world(path: str | os.PathLike, search_paths: Sequence[str | os.Path
         raise SdfError(f"{path}: no <world> or <model> element")
     base = path.parent
     entries: list[tuple[str, list[ObjectMesh], list[tuple[np.ndarray, float]]]] = []
-    for child in container:
-        if child.tag == "model":
-            name = child.get("name") or f"model_{len(entries)}"
-            if name in IGNORED_MODELS:
-                continue
-            meshes, colors, only_ground = _collect_model(child, np.eye(4), base, ctx, f"{path}:model[{name}]")
-            if only_ground:
-                continue
-            entries.append((name, meshes, colors))
-        elif child.tag == "include":
-            got = _include(child, np.eye(4), base, ctx, f"{path}:include")
-            if got is not None:
-                entries.append(got)
+    try:
+        for child in container:
+            if child.tag == "model":
+                name = child.get("name") or f"model_{len(entries)}"
+                if name in IGNORED_MODELS:
+                    continue
+                meshes, colors, only_ground = _collect_model(child, np.eye(4), base, ctx, f"{path}:model[{name}]")
+                if only_ground:
+                    continue
+                entries.append((name, meshes, colors))
+            elif child.tag == "include":
+                got = _include(child, np.eye(4), base, ctx, f"{path}:include")
+                if got is not None:
+                    entries.append(got)
+    except SdfError:
+        raise
+    except (ValueError, RecursionError) as e:  # geometry that overflows, absurdly deep nesting
+        raise SdfError(f"{path}: unusable geometry ({e})") from None
     objects: list[SceneObject] = []
     out_meshes: list[ObjectMesh] = []
     for name, meshes, colors in entries:
@@ -440,7 +448,10 @@ def load_sdf_world(path: str | os.PathLike, search_paths: Sequence[str | os.Path
             ctx.warn(f"{path}: model {name!r} has no renderable visuals, skipped")
             continue
         oid = len(objects)
-        merged = merge_meshes(meshes, oid, name)
+        try:
+            merged = merge_meshes(meshes, oid, name)
+        except ValueError as e:  # e.g. scales that overflow to infinity
+            raise SdfError(f"{path}: model {name!r}: {e}") from None
         lo, hi = merged.bounds()
         size = np.maximum(hi - lo, 0.01)  # flat visuals still get a usable box
         center = (lo + hi) / 2

@@ -219,7 +219,9 @@ def build_cabinet(w, d, h, rgb, rng) -> list[Part]:
         x0 = -w / 2 + i * dw
         parts.append(box(x0 + gap, x0 + dw - gap, d / 2 - face, d / 2, 0.03 * h, h - gap, door_rgb))
         hx = x0 + dw - 0.06 if i % 2 == 0 else x0 + 0.06
-        parts.append(box(hx - 0.012, hx + 0.012, d / 2 - face - 0.001, d / 2, 0.55 * h, 0.55 * h + _clamp(0.2 * h, 0.04, 0.2), handle))
+        hz = 0.55 * h
+        parts.append(box(hx - 0.012, hx + 0.012, d / 2 - face - 0.001, d / 2, hz,
+                         hz + _clamp(0.2 * h, 0.04, 0.2), handle))
     return parts
 
 
@@ -291,7 +293,8 @@ def build_screen(w, d, h, rgb, rng) -> list[Part]:
             z0 + 0.015, h - 0.015, (0.05, 0.07, 0.12)),
     ]
     if z0 > 0:
-        parts.append(box(-0.03 * w - 0.01, 0.03 * w + 0.01, -panel_d / 2 - 0.02, -panel_d / 2, 0.02, z0 + 0.1 * h, frame))
+        neck = 0.03 * w + 0.01
+        parts.append(box(-neck, neck, -panel_d / 2 - 0.02, -panel_d / 2, 0.02, z0 + 0.1 * h, frame))
         parts.append(box(-0.2 * w, 0.2 * w, -d / 2, d / 2, 0, 0.02, frame))
     return parts
 

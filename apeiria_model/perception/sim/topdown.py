@@ -53,7 +53,8 @@ def _place_labels(ax, objs: Sequence[SceneObject], highlight: set[int], fontsize
         for k in range(0, 24):
             dy = (k + 1) // 2 * h * (1 if k % 2 else -1)
             box = (cx - w / 2, cy + dy - h / 2, cx + w / 2, cy + dy + h / 2)
-            overlap = sum(max(0.0, min(box[2], b[2]) - max(box[0], b[0])) * max(0.0, min(box[3], b[3]) - max(box[1], b[1]))
+            overlap = sum(max(0.0, min(box[2], b[2]) - max(box[0], b[0]))
+                          * max(0.0, min(box[3], b[3]) - max(box[1], b[1]))
                           for b in placed)
             if overlap == 0.0:
                 best = (dy, box)

@@ -95,7 +95,8 @@ def orbit(scene: Scene, n_frames: int, radius: float | None = None, height: floa
     centre = np.array([target[0], target[1]])
     angles = -np.pi / 2 + np.linspace(0.0, 2 * np.pi, n, endpoint=False)  # start on the -y side
     if radius is not None:
-        if isinstance(radius, bool) or not isinstance(radius, (int, float, np.floating)) or not np.isfinite(radius) or radius <= 0:
+        if (isinstance(radius, bool) or not isinstance(radius, (int, float, np.floating))
+                or not np.isfinite(radius) or radius <= 0):
             raise ValueError(f"radius must be a finite number > 0, got {radius!r}")
         xy = centre + radius * np.column_stack([np.cos(angles), np.sin(angles)])
     else:
