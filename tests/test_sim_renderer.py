@@ -141,6 +141,8 @@ def test_bad_construction(office_scene):
         SceneRenderer(office_scene, CameraIntrinsics(0, 10, 1.0, 1.0, 5, 5))
     with pytest.raises(ValueError, match="range"):
         SceneRenderer(office_scene, K, max_range=-1)
+    with pytest.raises(ValueError, match="int32"):
+        SceneRenderer(Scene("big", (SceneObject(2**40, "box", (0, 0, 0.5), (1, 1, 1)),)), K)
     with pytest.raises(TypeError, match="SensorNoise"):
         SceneRenderer(office_scene, K, noise="loud")
 

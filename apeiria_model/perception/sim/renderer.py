@@ -81,6 +81,8 @@ class SceneRenderer:
                  max_range: float = 10.0, min_range: float = 0.05):
         if not isinstance(scene, Scene):
             raise TypeError(f"scene must be a Scene, got {type(scene).__name__}")
+        if scene.objects and max(scene.ids) > np.iinfo(np.int32).max:
+            raise ValueError(f"object ids must fit the int32 instance image, got {max(scene.ids)}")
         self.scene = scene
         self.intrinsics = check_intrinsics(intrinsics or CameraIntrinsics.from_fov(640, 480))
         if noise is not None and not isinstance(noise, SensorNoise):
