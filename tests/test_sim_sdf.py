@@ -79,12 +79,16 @@ def test_mesh_world(caplog):
 
 @pytest.mark.parametrize("world", ["inline.sdf", "include.sdf", "meshes.sdf"])
 def test_render_sdf_world(world):
+    from apeiria_model.perception.sim import sweep
+
     r = SceneRenderer.from_sdf(WORLDS / world, K)
     lo, hi = r.scene.bounds()
     centre = (lo + hi) / 2
     f = r.render(look_at_pose(centre + [0, -4.5, 2.5], centre))
-    seen = set(np.unique(f.instance_ids).tolist()) - {-1}
-    assert seen == set(r.scene.ids)
+    assert set(np.unique(f.instance_ids).tolist()) - {-1} == set(r.scene.ids)
+    # The default orbit around an SDF world (no walls, wide floor) keeps every model in view.
+    for pose in sweep(r.scene, 4, room=r.room):
+        assert set(np.unique(r.render(pose).instance_ids).tolist()) - {-1} == set(r.scene.ids)
 
 
 def test_env_search_path(tmp_path, monkeypatch):
