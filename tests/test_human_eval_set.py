@@ -183,3 +183,12 @@ def test_default_symbolic_reasoner_runs_over_the_set(samples, scenes):
     from apeiria_model.reasoning import load_reasoner
 
     _check_run(load_reasoner("symbolic"), samples, scenes)
+
+
+def test_doc_pictures_exist_and_are_small():
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    text = (docs / "human-eval.md").read_text(encoding="utf-8")
+    pictures = sorted((docs / "images").glob("human_eval_*.png"))
+    assert len(pictures) == 5
+    for p in pictures:
+        assert f"images/{p.name}" in text and 0 < p.stat().st_size < 300_000
