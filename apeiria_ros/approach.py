@@ -46,31 +46,29 @@ def approach_pose(scene: Scene, target_id: int, standoff: float = 0.6, robot_rad
     target = scene.get(target_id)
     c = target.c[:2]
     obstacles = [o for o in scene.objects if o.id != target_id and o.bottom < obstacle_max_bottom]
-    prefer = []
+    front = None
     if target.front is not None:
-        prefer.append(np.asarray(target.front[:2], float))
-    vp = scene.default_viewpoint()
-    prefer.append(np.asarray(vp.position[:2], float) - c)
-    best: tuple[float, float, ApproachPose] | None = None
+        f = np.asarray(target.front[:2], float)
+        front = f / np.linalg.norm(f) if np.linalg.norm(f) > 1e-9 else None
+    v = np.asarray(scene.default_viewpoint().position[:2], float) - c
+    view = v / np.linalg.norm(v) if np.linalg.norm(v) > 1e-9 else np.zeros(2)
+    best: tuple | None = None
     for k in range(directions):
         a = 2.0 * math.pi * k / directions
         d = np.array([math.cos(a), math.sin(a)])
-        base = _footprint_exit(target, d) + standoff
+        exit_t = _footprint_exit(target, d)
+        base = exit_t + standoff
         t = base
         while t <= base + max_extra + 1e-9:
             p = c + d * t
             if not any(_disc_hits_box(p, robot_radius, o) for o in obstacles):
-                # Preference: alignment with the target's facing, then with the observer.
-                pref = 0.0
-                for w, v in zip((1.0, 0.5), prefer):
-                    n = float(np.linalg.norm(v))
-                    if n > 1e-9:
-                        pref -= w * float(d @ (v / n))
-                cost = (round(t - base, 6), pref)
+                # Closest free spot first; then the side the target faces; then the observer's.
+                cost = (round(t - base, 6), round(-float(d @ front), 6) if front is not None else 0.0,
+                        -float(d @ view))
                 yaw = math.atan2(c[1] - p[1], c[0] - p[0])
-                cand = ApproachPose(float(p[0]), float(p[1]), yaw, float(t - _footprint_exit(target, d)))
-                if best is None or cost < best[:2]:
-                    best = (cost[0], cost[1], cand)
+                cand = ApproachPose(float(p[0]), float(p[1]), yaw, float(t - exit_t))
+                if best is None or cost < best[0]:
+                    best = (cost, cand)
                 break
             t += step
-    return None if best is None else best[2]
+    return None if best is None else best[1]
