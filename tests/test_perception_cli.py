@@ -53,3 +53,11 @@ def test_perceive_invalid_scene_file(tmp_path, capsys):
 def test_perceive_rejects_bad_size():
     with pytest.raises(SystemExit):
         main(["perceive", "--room", "1", "--size", "huge"])
+
+
+def test_perceive_sdf_world(capsys):
+    rc = main(["perceive", "--world", "tests/fixtures/worlds/inline.sdf", "--frames", "3", "--size", "160x120",
+               "--json", "--no-noise"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["frames_ok"] == 3 and summary["gt_objects"] >= 1 and "metrics" in summary

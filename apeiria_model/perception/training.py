@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from apeiria_model.perception.features import N_POINTS, segment_tensors
+from apeiria_model.perception.features import segment_tensors
 from apeiria_model.perception.segmenters.learned import ASSET_DIR, BACKGROUND
 
 
