@@ -17,8 +17,8 @@ from pathlib import Path
 from apeiria_model.cli.common import die
 from apeiria_ros.env import REPO_ROOT
 
-BUILTIN_QUERIES = ["the red object", "the largest object", "the object closest to the window",
-                   "the green object on the left"]
+BUILTIN_QUERIES = ["the red object", "the largest object", "the green object closest to the red object",
+                   "the leftmost black object", "the tallest object"]
 DEMO_CONFIG = REPO_ROOT / "config" / "bringup_demo.yaml"
 FALLBACK_SCENE = REPO_ROOT / "config" / "demo_scene.json"
 
@@ -35,24 +35,47 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+QUERIES_FILE = REPO_ROOT / "apeiria_model" / "assets" / "scenes" / "demo_queries.txt"
+
+
+def read_queries(path: Path) -> list[tuple[str, str]]:
+    """[(scene file name or '', instruction)] from '<scene file> | <instruction>' or plain lines."""
+    out = []
+    for ln in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        ln = ln.strip()
+        if not ln or ln.startswith("#"):
+            continue
+        scene, sep, text = ln.partition("|")
+        out.append((scene.strip(), text.strip()) if sep else ("", ln))
+    return out
+
+
 def pick_scene(explicit: str) -> Path:
+    """--scene, else the first scene demo_queries.txt names, else config/demo_scene.json."""
     if explicit:
         return Path(explicit)
-    scenes = REPO_ROOT / "apeiria_model" / "assets" / "scenes"
-    demo = sorted(scenes.glob("*demo*.json")) if scenes.is_dir() else []
-    return demo[0] if demo else FALLBACK_SCENE
+    if QUERIES_FILE.is_file():
+        for scene, _ in read_queries(QUERIES_FILE):
+            if scene and (QUERIES_FILE.parent / scene).is_file():
+                return QUERIES_FILE.parent / scene
+    return FALLBACK_SCENE
 
 
-def pick_queries(explicit: str, limit: int) -> list[str]:
-    path = Path(explicit) if explicit else REPO_ROOT / "apeiria_model" / "assets" / "scenes" / "demo_queries.txt"
-    if path.is_file():
-        lines = [ln.strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines()]
-        qs = [ln for ln in lines if ln and not ln.startswith("#")]
+def pick_queries(explicit: str, scene_path: Path, limit: int, class_aware: bool) -> tuple[list[str], str]:
+    """(instructions, where they came from). demo_queries.txt names object categories,
+    which only a class-aware (learned) segmenter can perceive; a class-agnostic map gets
+    the built-in colour / size / layout instructions."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            die(f"queries file not found: {explicit}")
+        qs = [t for sc, t in read_queries(path) if not sc or sc == scene_path.name]
+        return qs[:limit], str(path)
+    if class_aware and QUERIES_FILE.is_file():
+        qs = [t for sc, t in read_queries(QUERIES_FILE) if sc == scene_path.name]
         if qs:
-            return qs[:limit]
-    elif explicit:
-        die(f"queries file not found: {explicit}")
-    return BUILTIN_QUERIES[:limit]
+            return qs[:limit], str(QUERIES_FILE)
+    return BUILTIN_QUERIES[:limit], "built-in (class-agnostic perception: objects are known by colour, size, place)"
 
 
 def pick_segmenter() -> str:
@@ -87,7 +110,8 @@ def run(args) -> int:
         gt = load_scene(scene_path)
     except (OSError, SceneValidationError) as e:
         die(f"demo scene {scene_path}: {e}")
-    queries = pick_queries(args.queries, max(1, args.max_queries))
+    segmenter = pick_segmenter()
+    queries, source = pick_queries(args.queries, scene_path, max(1, args.max_queries), segmenter == "learned")
     domain = default_domain_id() if args.domain_id is None else args.domain_id
     env = ros_environment(domain, (out / "log" / "ros").resolve())
     import os
@@ -96,7 +120,6 @@ def run(args) -> int:
                                             "ROS_HOME", "ROS_LOG_DIR")})
     map_file = (out / "map.json").resolve()
     map_file.unlink(missing_ok=True)  # the demo builds its map from scratch
-    segmenter = pick_segmenter()
     overrides = {"sim_node": {"scene_file": str(scene_path.resolve())},
                  "scene_builder_node": {"map_file": str(map_file), "segmenter": segmenter}}
 
@@ -108,7 +131,7 @@ def run(args) -> int:
     from apeiria_ros.commands.bringup import start_nodes
 
     console.print(f"[bold]apeiria demo[/]: scene [cyan]{gt.scene_id}[/] ({len(gt)} objects, {scene_path.name}), "
-                  f"segmenter {segmenter}, ROS_DOMAIN_ID={domain}, DDS on loopback")
+                  f"segmenter {segmenter}, ROS_DOMAIN_ID={domain}, DDS on loopback\ninstructions: {source}")
     t_start = time.monotonic()
     group = start_nodes(DEMO_CONFIG, env, out / "log", overrides)
     try:
@@ -140,7 +163,10 @@ def _demo(console, Panel, group, gt, queries, out, args, t_start) -> int:
     node.create_subscription(SceneMap, "/apeiria/scene_map", maps.append, qos_profile("latched"))
     try:
         # 1. wait for the map: one full camera loop, then until the object count settles
-        n_poses, rate = 40, 10.0
+        from apeiria_ros.launching import load_bringup_config
+
+        sim_cfg = load_bringup_config(DEMO_CONFIG)[1]["sim_node"]["ros__parameters"]
+        n_poses, rate = int(sim_cfg.get("n_poses", 40)), float(sim_cfg.get("rate", 10.0))
         loop_s = n_poses / rate
         with console.status("building the object map from the simulated camera...") as status:
             t0, stable_since, last_n = time.monotonic(), None, -1

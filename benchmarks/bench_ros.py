@@ -1,0 +1,200 @@
+"""ROS 2 benchmarks (real DDS on loopback, nodes in their own processes):
+
+1. instruction -> published GroundingResult latency (topic path, symbolic reasoner,
+   50-object map): p50 / p95 end to end, next to the reasoner's own time;
+2. sensor pipeline at 15 Hz 640x480 RGB-D (sim_node -> scene_builder_node): frames
+   received vs processed vs dropped, queue depth, and the scene builder's RSS growth
+   over the run (short when quick, 5 minutes otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+LABELS = ["chair", "table", "mug", "lamp", "book", "plant", "sofa", "bed", "cabinet", "shelf", "monitor", "box",
+          "bottle", "pillow", "clock", "window", "door", "trash can", "backpack", "laptop"]
+COLORS = ["red", "white", "blue", "green", "black", "brown", "gray", "yellow"]
+
+
+def _scene_50(seed: int = 0):
+    from apeiria_model.scene import Scene, SceneObject
+
+    rng = random.Random(seed)
+    objs = []
+    for i in range(50):
+        s = (rng.uniform(0.2, 1.2), rng.uniform(0.2, 1.2), rng.uniform(0.2, 1.5))
+        objs.append(SceneObject(i, rng.choice(LABELS), (rng.uniform(-5, 5), rng.uniform(-5, 5), s[2] / 2), s,
+                                color=rng.choice(COLORS)))
+    return Scene("bench_50", tuple(objs))
+
+
+def _queries(n: int, seed: int = 1) -> list[str]:
+    rng = random.Random(seed)
+    forms = ["the {c} {a}", "the {a} closest to the {b}", "the {a} next to the {b}", "the largest {a}",
+             "the {c} {a} farthest from the {b}"]
+    return [rng.choice(forms).format(a=rng.choice(LABELS), b=rng.choice(LABELS), c=rng.choice(COLORS))
+            for _ in range(n)]
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _pct(xs, q):
+    return round(float(np.percentile(xs, q)), 3) if len(xs) else None
+
+
+def _setup(tmp: Path):
+    from apeiria_ros.env import ros_environment
+
+    env = ros_environment(domain_id=1 + (os.getpid() + 37) % 100, log_dir=tmp / "ros_log")
+    os.environ.update({k: env[k] for k in ("FASTDDS_DEFAULT_PROFILES_FILE", "RMW_IMPLEMENTATION", "ROS_DOMAIN_ID",
+                                            "ROS_HOME", "ROS_LOG_DIR")})
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+
+    ctx = rclpy.context.Context()
+    rclpy.init(context=ctx, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+    node = rclpy.create_node("apeiria_bench", context=ctx)
+    ex = MultiThreadedExecutor(num_threads=2, context=ctx)
+    ex.add_node(node)
+    import threading
+
+    th = threading.Thread(target=lambda: _spin(ex), daemon=True)
+    th.start()
+    return env, rclpy, ctx, node, ex, th
+
+
+def _spin(ex):
+    try:
+        ex.spin()
+    except Exception:
+        pass
+
+
+def _wait(pred, timeout, what):
+    t = time.monotonic()
+    while time.monotonic() - t < timeout:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.01)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def bench_latency(env, node, tmp: Path, n: int) -> dict:
+    from std_msgs.msg import String
+
+    from apeiria.msg import GroundingResult
+    from apeiria_model.scene.io import save_scene
+    from apeiria_ros.launching import NodeSpec, ProcessGroup
+    from apeiria_ros.qos import qos_profile
+
+    save_scene(_scene_50(), tmp / "scene50.json")
+    # Requests go one at a time, so the next result for an instruction is its answer.
+    arrivals: dict[str, tuple[float, float, str]] = {}
+    node.create_subscription(GroundingResult, "/apeiria/grounding_result",
+                             lambda m: arrivals.setdefault(m.instruction, (time.perf_counter(), m.latency_ms, m.status)),
+                             qos_profile("reliable", 1000))
+    pub = node.create_publisher(String, "/apeiria/instruction", qos_profile("reliable", 100))
+    with ProcessGroup(env, tmp / "latency") as g:
+        g.start(NodeSpec("grounding_node", params={"scene_file": str(tmp / "scene50.json"), "queue_size": 64}))
+        _wait(lambda: pub.get_subscription_count() >= 1 and node.count_publishers("/apeiria/grounding_result") >= 1,
+              60, "grounding node")
+        # warm-up request, then wait for the node's reasoner preload to finish
+        pub.publish(String(data="the chair"))
+        _wait(lambda: "the chair" in arrivals, 120, "warm-up result")
+        e2e, reasoner_ms, statuses = [], [], {}
+        for q in _queries(n):
+            arrivals.pop(q, None)
+            t0 = time.perf_counter()
+            pub.publish(String(data=q))  # one at a time: latency, not throughput
+            t1, lat, st = _wait(lambda q=q: arrivals.get(q), 60, "result")
+            e2e.append((t1 - t0) * 1000.0)
+            reasoner_ms.append(lat)
+            statuses[st] = statuses.get(st, 0) + 1
+    return {"queries": n, "objects": 50, "e2e_p50_ms": _pct(e2e, 50), "e2e_p95_ms": _pct(e2e, 95),
+            "e2e_max_ms": round(max(e2e), 3), "reasoner_p50_ms": _pct(reasoner_ms, 50),
+            "reasoner_p95_ms": _pct(reasoner_ms, 95), "statuses": statuses}
+
+
+def bench_sensor(env, node, tmp: Path, duration: float) -> dict:
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from apeiria_ros.env import REPO_ROOT
+    from apeiria_ros.launching import NodeSpec, ProcessGroup
+    from apeiria_ros.qos import qos_profile
+
+    diags: list = []
+    node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, qos_profile("reliable", 100))
+
+    def counters():
+        for a in reversed(diags):
+            for s in a.status:
+                if s.name.endswith("scene_builder_node"):
+                    return {kv.key: kv.value for kv in s.values}
+        return {}
+
+    with ProcessGroup(env, tmp / "sensor") as g:
+        sb = g.start(NodeSpec("scene_builder_node", params={"map_file": str(tmp / "map.json"), "queue_size": 4}))
+        _wait(lambda: counters(), 60, "scene builder heartbeat")
+        g.start(NodeSpec("sim_node", params={"scene_file": str(REPO_ROOT / "config" / "demo_scene.json"),
+                                             "rate": 15.0, "width": 640, "height": 480, "n_poses": 150}))
+        _wait(lambda: int(counters().get("color_received", 0)) > 0, 120, "first frames")
+        c0 = counters()
+        t0 = time.monotonic()
+        rss = [_rss_mb(sb.pid)]
+        depth_max = 0
+        while time.monotonic() - t0 < duration:
+            time.sleep(1.0)
+            rss.append(_rss_mb(sb.pid))
+            depth_max = max(depth_max, int(counters().get("queue_depth", 0)))
+        c1 = counters()
+        elapsed = time.monotonic() - t0
+
+    def d(k):
+        return int(c1.get(k, 0)) - int(c0.get(k, 0))
+
+    received, processed, dropped = d("color_received"), d("frames_processed"), d("frames_dropped")
+    half = len(rss) // 2
+    return {"duration_s": round(elapsed, 1), "target_rate_hz": 15.0, "resolution": "640x480",
+            "received_hz": round(received / elapsed, 2), "processed_hz": round(processed / elapsed, 2),
+            "frames_received": received, "frames_processed": processed, "frames_dropped": dropped,
+            "frames_rejected": d("frames_rejected"),
+            "processed_fraction": round(processed / received, 3) if received else None,
+            "max_queue_depth": depth_max, "queue_size": 4,
+            "rss_start_mb": round(rss[0], 1), "rss_end_mb": round(rss[-1], 1),
+            "rss_growth_second_half_mb": round(rss[-1] - rss[half], 1),
+            "map_objects": int(c1.get("map_objects", 0)), "last_problem": c1.get("last_problem", "")}
+
+
+def run(quick: bool = False) -> dict:
+    with tempfile.TemporaryDirectory(prefix="apeiria_bench_ros_") as d:
+        tmp = Path(d)
+        env, rclpy, ctx, node, ex, th = _setup(tmp)
+        try:
+            latency = bench_latency(env, node, tmp, 20 if quick else 100)
+            sensor = bench_sensor(env, node, tmp, 20.0 if quick else 300.0)
+        finally:
+            rclpy.try_shutdown(context=ctx)
+            ex.shutdown(timeout_sec=2)
+            th.join(5)
+    return {"grounding_latency": latency, "sensor_pipeline": sensor,
+            "note": "2-core machine shared with other work; sim and perception compete for the same cores"}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
