@@ -151,6 +151,13 @@ CASES = [
      "chair", False),
     ("what is the material of the table", f"query({F('table')}, material)", "table", False),
     ("what is the color of the mug on the desk", f"query(relate({F('mug')}, {F('desk')}, on), color)", "mug", False),
+    ("what's the colour of the sofa", f"query({F('sofa')}, color)", "sofa", False),
+    ("tell me the color of the lamp on the desk", f"query(relate({F('lamp')}, {F('desk')}, on), color)", "lamp", False),
+    ("tell me how many chairs there are", f"count({F('chair')})", "chair", True),
+    ("what is the total number of chairs", f"count({F('chair')})", "chair", True),
+    ("how many books can you see?", f"count({F('book')})", "book", True),
+    ("what's on the table", f"relate(scene(), {F('table')}, on)", None, False),
+    ("it's a chair. it's next to the bed", f"relate({F('chair')}, {F('bed')}, next_to)", "chair", False),
 ]
 
 

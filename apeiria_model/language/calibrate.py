@@ -92,6 +92,66 @@ def cross_validated(scores: np.ndarray, truth: np.ndarray, folds: int = 5, seed:
     return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(2 * p * r / (p + r) if p + r else 0.0, 3)}
 
 
+def simulate_scenes(pairs: list[Pair], n_distractors: int = 12, seed: int = 0):
+    """Scene-like trials from the pairs: for every concept with a positive label, one
+    'present' trial per positive (that label among random distractors) and one 'absent'
+    trial (distractors only). Distractors never include a label marked as a match."""
+    rng = np.random.default_rng(seed)
+    labels = sorted({p.label for p in pairs})
+    pos: dict[str, set[str]] = {}
+    for p in pairs:
+        if p.should_match:
+            pos.setdefault(p.concept, set()).add(p.label)
+    trials = []  # (concept, scene labels, wanted label or None)
+    for concept, good in sorted(pos.items()):
+        pool = [lab for lab in labels if lab not in good and lab != concept]
+        for lab in sorted(good):
+            d = list(rng.choice(pool, size=min(n_distractors, len(pool)), replace=False))
+            trials.append((concept, d + [lab], lab))
+        d = list(rng.choice(pool, size=min(n_distractors, len(pool)), replace=False))
+        trials.append((concept, d, None))
+    return trials
+
+
+def evaluate_fallback(matcher, trials, floor: float, margin: float) -> dict:
+    """Selection quality when the best label is taken below threshold (``floor``/``margin``)."""
+    from apeiria_model.scene.model import SceneObject
+
+    old = (matcher.fallback_floor, matcher.fallback_margin)
+    matcher.fallback_floor, matcher.fallback_margin = floor, margin
+    tp = fp = fn = 0
+    try:
+        for concept, scene_labels, wanted in trials:
+            objs = [SceneObject(i, lab, (float(i), 0.0, 0.5), (0.5, 0.5, 1.0)) for i, lab in enumerate(scene_labels)]
+            keep = matcher.scores(concept, objs) >= matcher.threshold
+            chosen = {lab for lab, k in zip(scene_labels, keep) if k}
+            if wanted is not None:
+                tp += int(wanted in chosen)
+                fn += int(wanted not in chosen)
+            fp += len(chosen - ({wanted} if wanted else set()))
+    finally:
+        matcher.fallback_floor, matcher.fallback_margin = old
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return {"floor": floor, "margin": margin, "precision": round(p, 3), "recall": round(r, 3),
+            "f1": round(2 * p * r / (p + r) if p + r else 0.0, 3), "tp": tp, "fp": fp, "fn": fn}
+
+
+def calibrate_fallback(matcher=None) -> dict:
+    """Grid-search the best-label fallback on simulated scenes; 'off' is floor 1.0."""
+    from apeiria_model.language.open_vocab import EmbeddingConceptMatcher
+
+    matcher = matcher or EmbeddingConceptMatcher()
+    pairs = load_pairs()
+    pair_scores(pairs, matcher)  # batch-embed every phrase once
+    trials = simulate_scenes(pairs)
+    off = evaluate_fallback(matcher, trials, 1.0, 1.0)
+    grid = [evaluate_fallback(matcher, trials, f, m) for f in (0.35, 0.4, 0.45, 0.5, 0.55)
+            for m in (0.05, 0.1, 0.15, 0.2)]
+    best = max(grid, key=lambda g: (g["f1"], g["precision"]))
+    return {"trials": len(trials), "off": off, "best": best}
+
+
 def calibrate(matcher=None) -> dict:
     pairs = load_pairs()
     truth = np.array([p.should_match for p in pairs])
@@ -106,3 +166,4 @@ def calibrate(matcher=None) -> dict:
 
 if __name__ == "__main__":
     print(json.dumps(calibrate(), indent=1))
+    print(json.dumps(calibrate_fallback(), indent=1))

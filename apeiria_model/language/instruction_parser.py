@@ -111,6 +111,8 @@ def tokenize(text: str) -> list[str]:
     text = unicodedata.normalize("NFKC", text).lower()
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
     text = re.sub(r"n't\b", " not", text)
+    # "what's the colour" / "it's next to": the 's of these words is "is", not a possessive
+    text = re.sub(r"\b(what|where|which|who|it|that|there|here|this)'s\b", r"\1 is", text)
     text = text.replace("'re ", " are ").replace("'m ", " am ")
     text = re.sub(r"(?<=[a-z])s'(?=\s|$)", "s 's", text)  # "chairs' legs"
     text = text.replace("_", " ")
@@ -477,6 +479,12 @@ class _Parser:
     def _parse_one_modifier(self, target: _NP, constraints: list[_Constraint], joined: bool,
                             negated: bool) -> bool:
         start = self.i
+        if self.peek() in lx.PARTICIPLES and self.peek(1) in _POSITION_PREPS:
+            # "placed on the tv's left": the participle is not part of the relation phrase
+            self.i += 1
+            if self._parse_one_modifier(target, constraints, joined, negated):
+                return True
+            self.i = start
         # "with the lamp on it": the target is what the lamp is on
         for phrase in _WITH_WORDS:
             if self.starts(phrase):
@@ -764,9 +772,21 @@ def _strip_commands(p: _Parser) -> None:
 
 def _question(p: _Parser) -> tuple[str, str | None]:
     """('count', None) | ('query', attribute) | ('ground', None); consumes the question words."""
+    for lead in (("tell", "me"), ("can", "you", "tell", "me"), ("please", "tell", "me"), ("do", "you", "know")):
+        if p.starts(lead) and p.peek(len(lead)) in ("how", "what", "which", "the"):
+            p.i += len(lead)  # "tell me how many chairs there are"
+            break
     if p.accept("how", "many") or p.accept("how", "much") or p.accept("count") or \
-            p.accept("number", "of") or p.accept("what", "is", "the", "number", "of"):
+            p.accept("number", "of") or p.accept("what", "is", "the", "number", "of") or \
+            p.accept("the", "number", "of") or p.accept("what", "is", "the", "total", "number", "of") or \
+            p.accept("the", "total", "number", "of") or p.accept("total", "number", "of"):
+        p.skip(frozenset({"all", "the", "of"}))
         return "count", None
+    # "the colour of the sofa" (after "tell me")
+    if p.peek() == "the" and p.peek(1) in lx.QUERY_ATTRIBUTES and p.peek(2) == "of":
+        attr = lx.QUERY_ATTRIBUTES[p.peek(1)]
+        p.i += 3
+        return "query", attr
     if p.accept("how", "big") or p.accept("how", "large") or p.accept("how", "tall") or p.accept("how", "small"):
         p.skip(lx.COPULAS)
         return "query", "size"
@@ -783,7 +803,7 @@ def _question(p: _Parser) -> tuple[str, str | None]:
             p.skip(lx.COPULAS)
             p.skip(frozenset({"does", "do", "has", "have"}))
             return "query", attr
-        for lead in (("what", "is", "the"), ("what's", "the"), ("what", "are", "the"), ("which", "is", "the")):
+        for lead in (("what", "is", "the"), ("what", "are", "the"), ("which", "is", "the")):
             if p.starts(lead) and p.i + len(lead) < len(p.toks) and \
                     p.toks[p.i + len(lead)] in lx.QUERY_ATTRIBUTES and \
                     p.i + len(lead) + 1 < len(p.toks) and p.toks[p.i + len(lead) + 1] == "of":

@@ -82,10 +82,12 @@ INVERSE_RELATION = {
 SIDE_WORDS = {"left": "left", "right": "right", "front": "front", "back": "behind", "rear": "behind",
               "behind": "behind"}
 
-# "in front of the sofa" means the sofa's own front when it has one (the intrinsic
-# frame people prefer for fronted objects); the executor falls back to the viewer's frame
-# for anchors without a facing. left/right default to the viewer.
-INTRINSIC_BY_DEFAULT = frozenset()
+# Relations read in the anchor's own frame unless the instruction says otherwise. Empty:
+# everything defaults to the viewer. Making front/behind intrinsic ("in front of the
+# sofa" = the sofa's front) measured the same on generated data (97.41% vs 97.47% on
+# train phrasing), so the simpler, explicit rule stays: the anchor frame only when the
+# instruction names it ("the bed's left", "from the bed's perspective").
+INTRINSIC_BY_DEFAULT: frozenset[str] = frozenset()
 
 # Multi-word nouns with "of" inside (kept as one head; "of" otherwise ends a noun phrase).
 COMPOUND_NOUNS = ("chest of drawers", "chests of drawers", "pair of shoes", "pairs of shoes", "roll of paper",
