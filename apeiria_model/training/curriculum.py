@@ -88,6 +88,8 @@ def build_model(cfg: TrainConfig, data_dir: Path, scenes) -> ApeiriaForGrounding
 
 def run_stage(cfg: TrainConfig, resume: bool = False, progress: bool | None = None) -> dict:
     cfg.validate()
+    if cfg.optim.threads > 0:
+        torch.set_num_threads(cfg.optim.threads)
     seed_everything(cfg.seed)
     torch.use_deterministic_algorithms(False)
     run_dir = resolve(cfg.run_dir)

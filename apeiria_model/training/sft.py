@@ -51,8 +51,9 @@ def eval_loss(model, data: StageData, cfg: TrainConfig, accelerator, max_samples
 
 
 def run_sft(model, train: StageData, val: StageData, cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
-            evaluator: Evaluator | None = None, progress: bool | None = None) -> dict:
-    """Train ``model`` in place; returns the final metrics. Checkpoints land in ``run_dir``."""
+            evaluator: Evaluator | None = None, progress: bool | None = None, stop_at_step: int | None = None) -> dict:
+    """Train ``model`` in place; returns the final metrics. Checkpoints land in ``run_dir``.
+    ``stop_at_step`` ends the run early (checkpoint saved) as an interruption would."""
     run_dir = Path(run_dir)
     o = cfg.optim
     if not train.examples:
@@ -86,7 +87,7 @@ def run_sft(model, train: StageData, val: StageData, cfg: TrainConfig, run_dir: 
         sched.step()
         opt.zero_grad(set_to_none=True)
         step += 1
-        running.append(float(loss))
+        running.append(float(loss.detach()))
         tok_count += int(batch["attention_mask"].sum())
         bar.update(1, loss=float(loss))
         if step % o.log_every == 0 or step == o.max_steps:
@@ -106,6 +107,12 @@ def run_sft(model, train: StageData, val: StageData, cfg: TrainConfig, run_dir: 
         if out_of_time:
             log.log(step, "info", {"stopped": "max_minutes reached", "max_minutes": o.max_minutes})
             break
+        if stop_at_step is not None and step >= stop_at_step:
+            save_checkpoint(run_dir, model, opt, step, f"stage{cfg.stage}", {"metrics": metrics},
+                            scheduler=sched, keep=o.keep_checkpoints)
+            log.close()
+            bar.close()
+            return {"step": step, "interrupted": True}
     bar.close()
     model.save_pretrained(run_dir / "final")
     log.close()
