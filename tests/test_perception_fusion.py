@@ -217,3 +217,28 @@ def test_config_yaml_loads_and_rejects_unknown_keys(tmp_path):
                                        ((139, 90, 43), "brown"), ((40, 160, 40), "green")])
 def test_color_names(rgb, name):
     assert color_name(rgb) == name
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                     max_leaves=20)
+_obj = st.fixed_dictionaries({}, optional={k: _json for k in (
+    "id", "keys", "point_sum", "color_sum", "hits", "votes", "feature_sum", "feature_count", "observations",
+    "first_seen", "last_seen", "missed")})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.fixed_dictionaries({"format": st.just("apeiria-object-map"), "version": st.just(1)},
+                             optional={"next_id": _json, "objects": st.lists(_obj, max_size=3) | _json,
+                                       "config": _json | st.dictionaries(st.sampled_from(
+                                           ["voxel_size", "min_observations", "merge_objects", "stale_frames"]),
+                                           _json, max_size=3)}))
+def test_fuzz_map_documents_only_raise_map_format_error(doc):
+    try:
+        m = ObjectMap.from_dict(doc)
+    except MapFormatError:
+        return
+    m.to_scene("fuzz")  # whatever loads must be usable

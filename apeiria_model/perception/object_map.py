@@ -429,7 +429,21 @@ class ObjectMap:
         cfg_doc = doc.get("config") or {}
         if not isinstance(cfg_doc, dict):
             raise MapFormatError("config must be an object")
-        m = cls(MapConfig(**{k: v for k, v in cfg_doc.items() if k in known}))
+        defaults = MapConfig()
+        kw = {}
+        for k, v in cfg_doc.items():
+            if k not in known:
+                continue
+            d = getattr(defaults, k)
+            ok = isinstance(v, bool) if isinstance(d, bool) else (
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                and (not isinstance(d, int) or isinstance(v, int)))
+            if not ok:
+                raise MapFormatError(f"config.{k} must be a {type(d).__name__}, got {v!r}")
+            kw[k] = v
+        m = cls(MapConfig(**kw))
+        if m.config.voxel_size <= 0:
+            raise MapFormatError("config.voxel_size must be > 0")
         try:
             m.next_id = int(doc["next_id"])
             m.frame_index = int(doc.get("frame_index", 0))
@@ -451,7 +465,7 @@ class ObjectMap:
                 m.objects[o.id] = o
         except MapFormatError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
             raise MapFormatError(f"malformed object map: {type(e).__name__}: {e}") from None
         return m
 

@@ -48,6 +48,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
+    class_weight_power: float = 0.25  # loss weight of a class = count^-power (0 = unweighted)
     seed: int = 0
     threads: int = 2                 # torch CPU threads
     out_dir: str | None = None       # None = apeiria_model/assets/perception
@@ -244,9 +245,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, data: SegmentSet
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * int(np.ceil(len(tr_idx) / cfg.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(1, steps))
-    # Inverse-sqrt class weights: rare categories still matter, background does not dominate.
+    # Class weights count^-power: 0 = plain frequency-weighted accuracy (what the map's
+    # label accuracy measures), 0.5 = rare categories weigh as much as frequent ones.
     counts = np.bincount([classes.index(data.labels[i]) for i in tr_idx], minlength=len(classes)).astype(float)
-    weights = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
+    weights = np.where(counts > 0, np.maximum(counts, 1) ** -cfg.class_weight_power, 0.0)
     weights = weights / weights[counts > 0].mean()
     loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32),
                                   label_smoothing=cfg.label_smoothing)
