@@ -25,12 +25,6 @@ class ApproachPose:
     distance: float  # from the target's footprint edge
 
 
-def _disc_hits_box(p: np.ndarray, radius: float, o: SceneObject) -> bool:
-    lo, hi = o.min_corner[:2], o.max_corner[:2]
-    nearest = np.clip(p, lo, hi)
-    return float(np.linalg.norm(p - nearest)) < radius
-
-
 def _footprint_exit(o: SceneObject, d: np.ndarray) -> float:
     """Distance from the centre to the footprint edge along unit direction d."""
     half = o.s[:2] / 2.0
@@ -46,29 +40,37 @@ def approach_pose(scene: Scene, target_id: int, standoff: float = 0.6, robot_rad
     target = scene.get(target_id)
     c = target.c[:2]
     obstacles = [o for o in scene.objects if o.id != target_id and o.bottom < obstacle_max_bottom]
+    lo = np.array([o.min_corner[:2] for o in obstacles]).reshape(-1, 2)
+    hi = np.array([o.max_corner[:2] for o in obstacles]).reshape(-1, 2)
     front = None
     if target.front is not None:
         f = np.asarray(target.front[:2], float)
         front = f / np.linalg.norm(f) if np.linalg.norm(f) > 1e-9 else None
     v = np.asarray(scene.default_viewpoint().position[:2], float) - c
     view = v / np.linalg.norm(v) if np.linalg.norm(v) > 1e-9 else np.zeros(2)
+    offsets = np.arange(0.0, max_extra + 1e-9, step)          # [K] distances beyond the standoff
     best: tuple | None = None
     for k in range(directions):
         a = 2.0 * math.pi * k / directions
         d = np.array([math.cos(a), math.sin(a)])
         exit_t = _footprint_exit(target, d)
-        base = exit_t + standoff
-        t = base
-        while t <= base + max_extra + 1e-9:
-            p = c + d * t
-            if not any(_disc_hits_box(p, robot_radius, o) for o in obstacles):
-                # Closest free spot first; then the side the target faces; then the observer's.
-                cost = (round(t - base, 6), round(-float(d @ front), 6) if front is not None else 0.0,
-                        -float(d @ view))
-                yaw = math.atan2(c[1] - p[1], c[0] - p[0])
-                cand = ApproachPose(float(p[0]), float(p[1]), yaw, float(t - exit_t))
-                if best is None or cost < best[0]:
-                    best = (cost, cand)
-                break
-            t += step
+        ts = exit_t + standoff + offsets                        # [K]
+        pts = c[None, :] + ts[:, None] * d[None, :]             # [K, 2]
+        if len(obstacles):
+            nearest = np.clip(pts[:, None, :], lo[None], hi[None])  # [K, M, 2]
+            hit = (np.linalg.norm(pts[:, None, :] - nearest, axis=2) < robot_radius).any(axis=1)
+        else:
+            hit = np.zeros(len(ts), bool)
+        free = np.flatnonzero(~hit)
+        if not free.size:
+            continue
+        i = int(free[0])
+        # Closest free spot first; then the side the target faces; then the observer's.
+        cost = (round(float(offsets[i]), 6), round(-float(d @ front), 6) if front is not None else 0.0,
+                -float(d @ view))
+        p = pts[i]
+        yaw = math.atan2(c[1] - p[1], c[0] - p[0])
+        cand = ApproachPose(float(p[0]), float(p[1]), yaw, float(ts[i] - exit_t))
+        if best is None or cost < best[0]:
+            best = (cost, cand)
     return None if best is None else best[1]

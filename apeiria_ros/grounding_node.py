@@ -342,7 +342,7 @@ class GroundingNode:
         frame = scene.frame_id if scene is not None else self.cfg["frame_id"]
         stamp = self.node.get_clock().now().to_msg()
         msg = result_to_msg(result, request_id=rid, scene_id=scene.scene_id if scene else "", frame_id=frame, stamp=stamp)
-        self.pub_result.publish(msg)
+        self.pub_result.publish(msg)  # first: markers and the goal must not delay the answer
         if result.targets and scene is not None:
             from apeiria_ros.markers import result_markers
 

@@ -30,5 +30,6 @@ def param_table(params: list[Param]) -> str:
     rows = ["| parameter | default | description |", "|---|---|---|"]
     for p in params:
         ro = " (read-only)" if p.read_only else ""
-        rows.append(f"| `{p.name}` | `{p.default!r}` | {p.description}{ro} |")
+        desc = p.description.replace("|", "\\|")
+        rows.append(f"| `{p.name}` | `{p.default!r}` | {desc}{ro} |")
     return "\n".join(rows)

@@ -37,6 +37,7 @@ PARAMS = [
     Param("map_frame", "map", "frame of the map and the published SceneMap", True),
     Param("sync_slop", 0.02, "max colour/depth stamp difference (s) to pair them"),
     Param("pose_slop", 0.1, "max image/pose stamp difference (s)"),
+    Param("pose_wait_s", 0.1, "how long a paired frame waits for its pose (pose and images travel separately)"),
     Param("queue_size", 4, "frames waiting for perception; the oldest is dropped (and counted) when full"),
     Param("depth_scale", 0.001, "metres per unit of 16UC1 depth"),
     Param("segmenter", "geometric", "perception segmenter: geometric | learned", True),
@@ -172,6 +173,12 @@ class SceneBuilderNode:
                 return transform_to_matrix(t.transform), ""
             except Exception as e:
                 return None, f"no TF {self.cfg['map_frame']} -> {frame_id} at {stamp:.3f}: {type(e).__name__}"
+        # The pose travels on its own topic and may be delivered just after the images:
+        # wait (briefly) for a pose at or after the image stamp, or the previous frame's
+        # pose would be taken as the nearest one.
+        deadline = time.monotonic() + float(self.node.get_parameter("pose_wait_s").value)
+        while self.sync.latest_pose_stamp() < stamp and time.monotonic() < deadline:
+            time.sleep(0.002)
         pose = self.sync.nearest_pose(stamp)
         if pose is None:
             return None, f"no camera pose on {self.cfg['pose_topic']} within {self.sync.pose_slop} s of {stamp:.3f}"
@@ -314,6 +321,8 @@ class SceneBuilderNode:
         from rcl_interfaces.msg import SetParametersResult
 
         for p in params:
+            if p.name == "pose_wait_s" and (not isinstance(p.value, (int, float)) or p.value < 0):
+                return SetParametersResult(successful=False, reason="pose_wait_s must be a number >= 0")
             if p.name in ("sync_slop", "pose_slop", "save_interval_s", "depth_scale") and (
                     not isinstance(p.value, (int, float)) or p.value <= 0):
                 return SetParametersResult(successful=False, reason=f"{p.name} must be a number > 0")

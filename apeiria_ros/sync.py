@@ -34,6 +34,10 @@ class ApproximateSync:
         with self._lock:
             self.poses.append((stamp, pose))
 
+    def latest_pose_stamp(self) -> float:
+        with self._lock:
+            return self.poses[-1][0] if self.poses else float("-inf")
+
     def nearest_pose(self, stamp: float) -> Any | None:
         with self._lock:
             return self._nearest_pose(stamp)

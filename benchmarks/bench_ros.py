@@ -2,9 +2,10 @@
 
 1. instruction -> published GroundingResult latency (topic path, symbolic reasoner,
    50-object map): p50 / p95 end to end, next to the reasoner's own time;
-2. sensor pipeline at 15 Hz 640x480 RGB-D (sim_node -> scene_builder_node): frames
-   received vs processed vs dropped, queue depth, and the scene builder's RSS growth
-   over the run (short when quick, 5 minutes otherwise).
+2. sensor pipeline at 15 Hz 640x480 RGB-D into scene_builder_node (frames pre-rendered
+   by the simulator, so the publisher holds 15 Hz whatever the renderer's speed):
+   frames sent vs received vs processed vs dropped, queue depth, and the scene
+   builder's RSS growth over the run (20 s when quick, 5 minutes otherwise).
 """
 
 from __future__ import annotations
@@ -128,15 +129,48 @@ def bench_latency(env, node, tmp: Path, n: int) -> dict:
             "reasoner_p95_ms": _pct(reasoner_ms, 95), "statuses": statuses}
 
 
-def bench_sensor(env, node, tmp: Path, duration: float) -> dict:
-    from diagnostic_msgs.msg import DiagnosticArray
+def _prerendered(n: int):
+    """n orbit frames of the demo scene as (color, depth, info, pose) messages, rendered
+    once up front so the publisher can hold 15 Hz whatever the renderer's speed."""
+    from geometry_msgs.msg import PoseStamped
 
+    from apeiria_model.perception.frame import CameraIntrinsics
+    from apeiria_model.perception.sim import SceneRenderer, sweep
+    from apeiria_model.scene.io import load_scene
+    from apeiria_ros.conversions.camera import intrinsics_to_camera_info
+    from apeiria_ros.conversions.geometry import matrix_to_pose
+    from apeiria_ros.conversions.image import depth_to_image, numpy_to_image
     from apeiria_ros.env import REPO_ROOT
+
+    scene = load_scene(REPO_ROOT / "config" / "demo_scene.json")
+    intr = CameraIntrinsics.from_fov(640, 480)
+    r = SceneRenderer(scene, intr)
+    out = []
+    for pose in sweep(scene, n):
+        f = r.render(pose)
+        ps = PoseStamped()
+        ps.header.frame_id = "map"
+        ps.pose = matrix_to_pose(pose)
+        out.append((numpy_to_image(f.color, "rgb8"), depth_to_image(f.depth, "16UC1"),
+                    intrinsics_to_camera_info(intr), ps))
+    return out
+
+
+def bench_sensor(env, node, tmp: Path, duration: float, rate: float = 15.0) -> dict:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from geometry_msgs.msg import PoseStamped
+    from sensor_msgs.msg import CameraInfo, Image
+
     from apeiria_ros.launching import NodeSpec, ProcessGroup
     from apeiria_ros.qos import qos_profile
 
+    frames = _prerendered(30)
     diags: list = []
     node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, qos_profile("reliable", 100))
+    q = qos_profile("reliable", 5)
+    pubs = [node.create_publisher(Image, "/camera/image", q), node.create_publisher(Image, "/camera/depth_image", q),
+            node.create_publisher(CameraInfo, "/camera/camera_info", q),
+            node.create_publisher(PoseStamped, "/camera/pose", qos_profile("reliable", 50))]
 
     def counters():
         for a in reversed(diags):
@@ -147,28 +181,42 @@ def bench_sensor(env, node, tmp: Path, duration: float) -> dict:
 
     with ProcessGroup(env, tmp / "sensor") as g:
         sb = g.start(NodeSpec("scene_builder_node", params={"map_file": str(tmp / "map.json"), "queue_size": 4}))
-        _wait(lambda: counters(), 60, "scene builder heartbeat")
-        g.start(NodeSpec("sim_node", params={"scene_file": str(REPO_ROOT / "config" / "demo_scene.json"),
-                                             "rate": 15.0, "width": 640, "height": 480, "n_poses": 150}))
-        _wait(lambda: int(counters().get("color_received", 0)) > 0, 120, "first frames")
+        _wait(lambda: counters() and all(p.get_subscription_count() for p in pubs), 60, "scene builder")
         c0 = counters()
         t0 = time.monotonic()
         rss = [_rss_mb(sb.pid)]
-        depth_max = 0
+        depth_max, sent, k = 0, 0, 0
+        next_t, next_sample = t0, t0 + 1.0
         while time.monotonic() - t0 < duration:
-            time.sleep(1.0)
-            rss.append(_rss_mb(sb.pid))
-            depth_max = max(depth_max, int(counters().get("queue_depth", 0)))
-        c1 = counters()
+            color, depth, info, pose = frames[k % len(frames)]
+            stamp = node.get_clock().now().to_msg()
+            for m in (color, depth, info):
+                m.header.stamp, m.header.frame_id = stamp, "camera_color_optical_frame"
+            pose.header.stamp = stamp
+            pubs[3].publish(pose)
+            pubs[2].publish(info)
+            pubs[1].publish(depth)
+            pubs[0].publish(color)
+            sent += 1
+            k += 1
+            if time.monotonic() >= next_sample:
+                rss.append(_rss_mb(sb.pid))
+                depth_max = max(depth_max, int(counters().get("queue_depth", 0)))
+                next_sample += 1.0
+            next_t += 1.0 / rate
+            time.sleep(max(0.0, next_t - time.monotonic()))
         elapsed = time.monotonic() - t0
+        time.sleep(2.5)  # let the last frames and a heartbeat through
+        c1 = counters()
 
-    def d(k):
-        return int(c1.get(k, 0)) - int(c0.get(k, 0))
+    def d(key):
+        return int(c1.get(key, 0)) - int(c0.get(key, 0))
 
     received, processed, dropped = d("color_received"), d("frames_processed"), d("frames_dropped")
     half = len(rss) // 2
-    return {"duration_s": round(elapsed, 1), "target_rate_hz": 15.0, "resolution": "640x480",
-            "received_hz": round(received / elapsed, 2), "processed_hz": round(processed / elapsed, 2),
+    return {"duration_s": round(elapsed, 1), "target_rate_hz": rate, "resolution": "640x480 rgb8 + 16UC1",
+            "sent_hz": round(sent / elapsed, 2), "received_hz": round(received / elapsed, 2),
+            "processed_hz": round(processed / elapsed, 2), "frames_sent": sent,
             "frames_received": received, "frames_processed": processed, "frames_dropped": dropped,
             "frames_rejected": d("frames_rejected"),
             "processed_fraction": round(processed / received, 3) if received else None,
