@@ -286,16 +286,16 @@ class EmbeddingConceptMatcher:
             lab_scores, lab_tiers = np.ones(len(labels)), np.full(len(labels), 2, dtype=np.int8)
         if head and len(labels) and float(lab_scores.max()) < self.threshold:
             lab_scores = self._best_label_fallback(lab_scores)
-        by_label = {lab: (float(s), int(t)) for lab, s, t in zip(labels, lab_scores, lab_tiers)}
         exact_present = bool((lab_tiers == 2).any())
-        cap = self.threshold * SUPPRESS_FACTOR
-        for k, obj in enumerate(objects):
-            s, tier = by_label[obj.label]
-            if exact_present and tier == 0:
-                s = min(s, cap)  # the exact-match rule (module docstring)
-            if s > 0.0 and not color_matches(colors, obj):
-                s = 0.0
-            out[k] = s
+        if exact_present:  # the exact-match rule (module docstring)
+            cap = self.threshold * SUPPRESS_FACTOR
+            lab_scores = np.where(lab_tiers == 0, np.minimum(lab_scores, cap), lab_scores)
+        by_label = dict(zip(labels, lab_scores.tolist()))
+        out = np.fromiter((by_label[o.label] for o in objects), dtype=float, count=n)
+        if colors:  # checked only where the label matched at all (a 200-object scene is mostly misses)
+            for k in np.flatnonzero(out > 0.0):
+                if not color_matches(colors, objects[k]):
+                    out[k] = 0.0
         for attr in attrs:
             out *= self._attribute_factor(attr, objects, out >= self.threshold)
         return out
