@@ -48,7 +48,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
-    class_weight_power: float = 0.25  # loss weight of a class = count^-power (0 = unweighted)
+    class_weight_power: float = 0.5   # loss weight of a class = count^-power (0 = unweighted)
     seed: int = 0
     threads: int = 2                 # torch CPU threads
     out_dir: str | None = None       # None = apeiria_model/assets/perception

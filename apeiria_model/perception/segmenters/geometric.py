@@ -382,6 +382,8 @@ def _split_and_merge(labels, count, p, n, nok, chroma, bright, cfg):
             top = up & (np.abs(zs - h) < 0.03)
             if top.sum() < 20:
                 continue
+            h = float(np.median(zs[top]))  # the 2 cm histogram bin only locates the top roughly
+            top = up & (np.abs(zs - h) < 0.02)
             tlo, thi = _footprint(flat_p[idx[top]])
             top_area = float(np.prod(np.maximum(thi - tlo, 1e-3)))
             above = zs > h + cfg.support_min_height
@@ -392,6 +394,14 @@ def _split_and_merge(labels, count, p, n, nok, chroma, bright, cfg):
             parts, m = ndimage.label(sub.reshape(labels.shape))
             if m == 0:
                 continue
+            # Grow each part over its own lower rim (the front face of a laptop is below
+            # the cut height but above the top surface), never into the top itself.
+            rim = np.zeros(labels.size, bool)
+            rim[idx[(zs > h + 0.004) & ~top]] = True
+            rim = rim.reshape(labels.shape)
+            for _ in range(2):
+                grown = ndimage.grey_dilation(parts, size=(3, 3))
+                parts = np.where((parts == 0) & rim & (grown > 0), grown, parts)
             pflat = parts.ravel()
             top_c = flat_c[idx[top]].mean(axis=0)
             top_b = float(flat_b[idx[top]].mean())
