@@ -163,3 +163,17 @@ def test_load_reasoner_missing_module_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(importlib, "import_module", fake)
     with pytest.raises(ReasonerUnavailableError, match="neural reasoner is not available"):
         load_reasoner("neural")
+
+
+@pytest.mark.parametrize("text", [
+    "the chair " + " ".join(["near the table"] * 120),
+    "the chair near the table " + " ".join(["that is near the table"] * 60),
+    "the chair " + "and " * 500,
+    "(" * 1500,
+])
+def test_long_and_deep_instructions_are_answered(lexical, text):
+    scene = Scene("s", (SceneObject(0, "chair", (0, 0, 0.4), (0.5, 0.5, 0.8)),
+                        SceneObject(1, "table", (1, 0, 0.4), (1, 1, 0.8))))
+    res = lexical.ground(text, scene)
+    assert res.status in ("ok", "no_match", "unparsed")
+    json.dumps(res.to_dict())

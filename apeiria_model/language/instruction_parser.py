@@ -90,14 +90,11 @@ class ParseOutcome:
         return None if self.program is None else str(self.program)
 
     def to_dict(self) -> dict:
+        """The `apeiria parse --json` contract: program + target_concept (+ status/reason)."""
         d: dict = {"program": self.program_text, "target_concept": self.target_concept}
         if not self.ok:
             d["status"] = self.status
             d["reason"] = self.reason
-        if self.corrections:
-            d["corrections"] = [list(c) for c in self.corrections]
-        if self.ignored:
-            d["ignored"] = list(self.ignored)
         return d
 
 
