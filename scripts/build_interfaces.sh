@@ -12,7 +12,8 @@ ROOT=$PWD
 VENV=${VENV:-${APEIRIA_VENV:-$ROOT/.venv}}
 VENV=$(cd "$VENV" 2>/dev/null && pwd) || { echo "build_interfaces: error: venv '$VENV' does not exist (run scripts/setup.sh)" >&2; exit 1; }
 PY=$VENV/bin/python
-BUILD=$ROOT/build/interfaces
+# One build folder per venv: a CMake cache remembers where it found ament/rosidl.
+BUILD=$ROOT/build/interfaces/$(printf '%s' "$VENV" | sha256sum | cut -c1-8)
 STAMP=$VENV/.stamps/interfaces
 
 say() { printf '\033[1m[interfaces]\033[0m %s\n' "$*"; }
@@ -66,7 +67,7 @@ PYEOF
 export AMENT_PREFIX_PATH=$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}
 export CMAKE_PREFIX_PATH=$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}
 export PATH=$VENV/bin:$PATH
-LOG=$ROOT/build/interfaces.log
+LOG=$BUILD.log
 mkdir -p "$BUILD"
 say "building msg/srv/action into $VENV (log: $LOG)"
 {
