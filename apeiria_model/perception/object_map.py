@@ -99,6 +99,17 @@ class MapObject:
         self.keys, self.point_sum, self.color_sum, self.hits = uniq, ps, cs, hs
         self._box = None
 
+    def remove_keys(self, keys: np.ndarray) -> None:
+        """Drop these voxels (they belong to something standing on this object)."""
+        if len(self.keys) == 0 or len(keys) == 0:
+            return
+        keep = ~np.isin(self.keys, keys, assume_unique=True)
+        if keep.all() or keep.sum() < 1:
+            return  # never empty an object entirely
+        self.keys, self.point_sum = self.keys[keep], self.point_sum[keep]
+        self.color_sum, self.hits = self.color_sum[keep], self.hits[keep]
+        self._box = None
+
     def overlap(self, keys: np.ndarray) -> float:
         """Share of the given (unique) voxel keys this object already has."""
         if len(self.keys) == 0 or len(keys) == 0:
@@ -234,13 +245,20 @@ class ObjectMap:
         # Boxes as they were before this frame: segments of one frame are matched against
         # the map of the previous frames (plus objects this frame merged into them).
         table = self._box_table()
-        for seg in segments:
+        joined: dict[int, int] = {}  # segment_id -> object id, this frame
+        # Supports (bigger) first, so a mug knows which object its desk joined.
+        for seg in sorted(segments, key=lambda s: -len(s)):
             pts = np.asarray(seg.points, dtype=np.float64)
             if len(pts) < cfg.min_points or not np.all(np.isfinite(pts)):
                 continue
             keys, first = np.unique(_voxel_keys(pts, cfg.voxel_size), return_index=True)
             lo, hi = pts.min(axis=0), pts.max(axis=0)
             cands = self._candidates(keys, lo, hi, seg.label, seg.confidence, table)
+            support_obj = joined.get(seg.support_id) if seg.support_id is not None else None
+            if support_obj is not None:
+                # Standing on that object this frame: never part of it. Voxels it shares
+                # with it came from frames where the two were not separated: move them.
+                cands = [c for c in cands if c[1] != support_obj]
             if cands:
                 target = self.objects[cands[0][1]]
                 # The segment spans several objects: they were pieces of one object.
@@ -260,6 +278,9 @@ class ObjectMap:
                 self.objects[target.id] = target
                 self.next_id += 1
                 stats.created += 1
+            if support_obj is not None and support_obj in self.objects:
+                self.objects[support_obj].remove_keys(keys)
+            joined[seg.segment_id] = target.id
             target.add_points(_voxel_keys(pts, cfg.voxel_size), pts,
                               np.asarray(seg.colors, dtype=np.float64).reshape(-1, 3),
                               cfg.max_voxels_per_object)

@@ -293,7 +293,7 @@ class GeometricSegmenter:
         labels, count = ndimage.label(core)
         if count == 0:
             return []
-        labels, count = _split_and_merge(labels, count, ps, n, nok, chroma, bright, cfg)
+        labels, count, support_of = _split_and_merge(labels, count, ps, n, nok, chroma, bright, cfg)
         sizes = np.bincount(labels.ravel(), minlength=count + 1)
         order = np.argsort(labels.ravel(), kind="stable")
         starts = np.cumsum(sizes)[:-1]  # start of label k is starts[k - 1]
@@ -313,7 +313,7 @@ class GeometricSegmenter:
             if cfg.extend_to_walls:
                 pts, pix, cols = self._extend_to_wall(pts, pix, cols)
             segments.append(Segment(pixels=pix, points=pts.astype(np.float32), colors=cols,
-                                    label=None, confidence=None))
+                                    label=None, confidence=None, segment_id=k, support_id=support_of.get(k)))
         return segments
 
     def _extend_to_wall(self, pts, pix, cols):
@@ -482,5 +482,9 @@ def _split_and_merge(labels, count, p, n, nok, chroma, bright, cfg):
                 parent[find(a)] = find(b)
         roots = np.array([find(k) for k in range(count + 1)])
         flat = roots[flat]
+    else:
+        roots = np.arange(count + 1)
     labels = flat.reshape(labels.shape)
-    return labels, count
+    # Which final component each split-off part stands on (the map must not fuse them).
+    support_of = {int(roots[new]): int(roots[k]) for k, new in no_merge if roots[new] != roots[k]}
+    return labels, count, support_of
