@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from apeiria_model.model.tiny import build_tiny_model
 from apeiria_model.model.trace_format import expand_answer, read_output, to_model_target
@@ -149,3 +150,26 @@ def test_hybrid_three_paths(reasoner, office_scene):
     fb = HybridReasoner(neural=_Scripted(model, "<answer>\nIDs: 3\n</answer>"), symbolic=sym).ground("the lamp",
                                                                                                    office_scene)
     assert "fell back to symbolic execution" in fb.message and sym.calls == 1 and fb.reasoner == "hybrid"
+
+
+_FUZZ_SCENE = Scene("fuzz", (SceneObject(0, "desk", (0.0, 1.5, 0.375), (1.4, 0.7, 0.75)),
+                             SceneObject(1, "mug", (-0.4, 1.5, 0.8), (0.08, 0.08, 0.1))))
+_PIECES = ["<think>", "</think>", "<answer>", "</answer>", "Plan:", "Execution:", "Step 1: ", "1. ",
+           "filter(scene, mug)", "relate(#1, #2, on)", "IDs: ", "0", "1", "99", ", ", "\n", "none",
+           "No object matches the description."]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=6), max_size=30))
+def test_any_generation_gives_a_valid_result(pieces):
+    """Whatever the model writes, reading it never raises and the contract holds."""
+    text = "".join(pieces)
+    out = read_output(text, _FUZZ_SCENE, n_tokens=len(pieces))
+    r = _FUZZ_REASONER.result_from_output("the mug", _FUZZ_SCENE, out)
+    d = _check_contract(r)
+    assert all(_FUZZ_SCENE.has(t["id"]) for t in d["targets"])
+    if r.verified:
+        assert r.status in ("ok", "no_match") and all(s.verified for s in r.steps)
+
+
+_FUZZ_REASONER = NeuralReasoner(model=build_tiny_model())

@@ -120,13 +120,15 @@ class GRPOTrainer:
         rolls = [self.rollout(p, s) for p, s in items]
         rewards = torch.stack([r["rewards"] for r in rolls])            # [P, G]
         adv = group_advantages(rewards, self.s.adv_eps)
-        batches, olds = [], []
+        batches, olds, refs = [], [], []
         for r in rolls:
             b = completion_batch(self.model, r["prompt"], r["gen"].token_ids, r["gen"].finished)
             with torch.no_grad():
                 lp_old, _, _ = token_logprobs(self.model, b)
+                lp_ref, _, _ = token_logprobs(self.ref, b)  # constant over the epochs: once
             batches.append(b)
             olds.append(lp_old)
+            refs.append(lp_ref)
         self.model.train()
         stats = {"loss": 0.0, "clip_frac": 0.0, "kl": 0.0, "entropy": 0.0}
         n_updates = 0
@@ -135,9 +137,7 @@ class GRPOTrainer:
             for i, b in enumerate(batches):
                 lp, mask, ent = token_logprobs(self.model, b)
                 loss, st = clipped_surrogate(lp, olds[i], adv[i], mask, self.s.clip_low, self.s.clip_high)
-                with torch.no_grad():
-                    lp_ref, _, _ = token_logprobs(self.ref, b)
-                d = lp_ref - lp
+                d = refs[i] - lp
                 kl_tok = torch.exp(d) - d - 1.0  # k3 estimator, >= 0
                 m = mask.float()
                 kl = (kl_tok * m).sum() / m.sum().clamp_min(1.0)

@@ -89,7 +89,7 @@ def run_sft(model, train: StageData, val: StageData, cfg: TrainConfig, run_dir: 
         step += 1
         running.append(float(loss.detach()))
         tok_count += int(batch["attention_mask"].sum())
-        bar.update(1, loss=float(loss))
+        bar.update(1, loss=running[-1])
         if step % o.log_every == 0 or step == o.max_steps:
             el = time.monotonic() - tok_t
             log.log(step, "train", {"loss": float(np.mean(running)), "lr": sched.get_last_lr()[0],
