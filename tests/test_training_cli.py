@@ -1,0 +1,38 @@
+"""`apeiria train` argument handling: one clear line, no traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from apeiria_model.cli.main import main
+
+
+def _err(capsys, argv):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_stage_needs_config(capsys):
+    assert "--stage needs --config" in _err(capsys, ["train", "--stage", "2"])
+
+
+def test_stage_mismatch(capsys, tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("stage: 3\n")
+    assert "says stage: 3" in _err(capsys, ["train", "--stage", "2", "--config", str(p)])
+
+
+def test_bad_set_and_bad_keys(capsys, tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("stage: 2\n")
+    assert "KEY=VALUE" in _err(capsys, ["train", "--stage", "2", "--config", str(p), "--set", "novalue"])
+    assert "unknown key" in _err(capsys, ["train", "--stage", "2", "--config", str(p), "--set", "sede=1"])
+    assert "cannot read" in _err(capsys, ["train", "--stage", "2", "--config", str(tmp_path / "missing.yaml")])
+
+
+def test_missing_dataset_is_reported(capsys, tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text(f"stage: 2\ndata: {{data_dir: {tmp_path / 'nodata'}, generate_if_missing: false}}\n")
+    assert "manifest.json missing" in _err(capsys, ["train", "--stage", "2", "--config", str(p)])
