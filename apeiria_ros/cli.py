@@ -8,9 +8,15 @@ and the pure-Python commands carry on without these.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 
 import apeiria_ros.commands as commands_pkg
+
+# Cheap presence check (importing rclpy itself costs a noticeable fraction of a second
+# and every `apeiria` command would pay it): the commands import rclpy when they run.
+if importlib.util.find_spec("rclpy") is None:
+    raise ImportError("rclpy is not installed: the ROS 2 commands are unavailable")
 
 
 def register(subparsers) -> None:
