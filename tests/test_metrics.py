@@ -202,6 +202,7 @@ def test_depth_buckets(depth, bucket):
 @pytest.mark.parametrize("pred,gold,ok", [
     (2, 2, True), ("2", 2, True), ("two", 2, True), (2.0, "2", True), ("The Brown.", "brown", True),
     ("dark brown", "brown", False), (3, 2, False), (None, 2, False), (None, None, False), (float("nan"), 2, False),
+    ("gray", "grey", True), ("Grey", "gray", True), ("grey", "green", False),
 ])
 def test_answers_match(pred, gold, ok):
     assert M.answers_match(pred, gold) is ok

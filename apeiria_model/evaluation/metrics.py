@@ -168,6 +168,10 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
 _ARTICLES = {"a", "an", "the"}
 
 
+# British / American spellings are the same answer ("grey" sofa == "gray" sofa).
+_SPELLING = {"grey": "gray", "colour": "color", "greyish": "grayish"}
+
+
 def normalize_answer(value: Any) -> str | None:
     """Canonical text of a QA answer: 3 / "3" / "three" -> "3"; "The Red." -> "red"."""
     if value is None:
@@ -183,7 +187,7 @@ def normalize_answer(value: Any) -> str | None:
         return str(int(f)) if f.is_integer() else f"{f:g}"
     words = re.findall(r"[a-z0-9.]+", str(value).lower())
     words = [w.strip(".") for w in words if w.strip(".") and w not in _ARTICLES]
-    words = [_NUMBER_WORDS.get(w, w) for w in words]
+    words = [_SPELLING.get(w, _NUMBER_WORDS.get(w, w)) for w in words]
     return " ".join(words) if words else None
 
 
