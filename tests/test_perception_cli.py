@@ -61,3 +61,17 @@ def test_perceive_sdf_world(capsys):
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["frames_ok"] == 3 and summary["gt_objects"] >= 1 and "metrics" in summary
+
+
+def test_perceive_tensorrt_runtime_reports_unavailable_cleanly(capsys):
+    pytest.importorskip("onnxruntime")
+    try:
+        import tensorrt  # noqa: F401
+        pytest.skip("tensorrt installed here")
+    except ImportError:
+        pass
+    with pytest.raises(SystemExit) as e:
+        main(["perceive", "--room", "5", "--frames", "1", "--size", "160x120", "--segmenter", "learned",
+              "--runtime", "tensorrt"])
+    assert e.value.code == 2
+    assert "TensorRT not available" in capsys.readouterr().err

@@ -32,11 +32,13 @@ class GeometricConfig:
     floor_tolerance: float = 0.03    # points this close to the floor plane are floor
     ceiling_min_height: float = 2.0  # horizontal levels above this, seen from below, are ceiling
     remove_walls: bool = True
-    wall_min_width: float = 2.0      # a vertical plane is a wall only if at least this wide...
-    wall_min_height: float = 1.2     # ...and this tall (furniture is narrower or lower)
+    wall_min_width: float = 1.2      # a vertical plane is a wall only if at least this wide...
+    wall_min_height: float = 1.0     # ...and this tall...
+    wall_behind: float = 0.15        # ...and (almost) nothing is seen more than this behind it...
+    wall_behind_share: float = 0.03  # ...(at most this share of its inlier count)
     wall_tolerance: float = 0.012    # points within abs + rel * depth of a wall plane are wall
     wall_tolerance_rel: float = 0.003
-    max_walls: int = 4               # RANSAC rounds for walls per frame
+    max_walls: int = 6               # RANSAC rounds for walls per frame
     max_remembered_walls: int = 16   # wall planes kept across frames
     manhattan_snap_deg: float = 5.0  # wall normals this close to the room's axes snap to them (0 = off)
     jump_abs: float = 0.04           # depth-discontinuity threshold: abs + rel * depth (m)
@@ -196,6 +198,12 @@ class GeometricSegmenter:
             # Remove the tested inliers from candidates whether or not they form a wall.
             cand.flat[idx[best_inl]] = False
             if width < cfg.wall_min_width or height < cfg.wall_min_height:
+                continue
+            # Nothing is seen through a wall: a plane with many points behind it is the
+            # front of a wardrobe or a bathtub, not a wall (rooms are convex).
+            side = np.sign(float(nrm @ camera) - d) or 1.0
+            behind = int(np.count_nonzero(side * (flat_p[valid.ravel()] @ nrm - d) < -cfg.wall_behind))
+            if behind > cfg.wall_behind_share * len(ip) * (valid.sum() / max(len(pts), 1)):
                 continue
             self._remember_wall(nrm, d, camera)
             mask = (np.abs(flat_p @ nrm - d) < tol).reshape(valid.shape) & valid
