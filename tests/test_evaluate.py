@@ -390,3 +390,12 @@ def test_malformed_result_fields_are_scored_as_errors(hand_case):
     d = evaluate(Broken(), samples[:3], scenes, progress=False).to_dict(include_queries=True)
     assert d["status_counts"]["error"] == 2
     assert all("malformed result" in q["message"] for q in d["queries"][:2])
+
+
+def test_cli_samples_jsonl_reads_the_human_set(fake_reasoner, capsys):
+    assets = Path(__file__).resolve().parents[1] / "apeiria_model" / "assets" / "eval"
+    rc = apeiria_main(["eval", "--samples", str(assets / "human_queries.jsonl"), "--scenes", str(assets / "scenes"),
+                       "--json", "--limit", "10", "--no-progress"])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["n_samples"] == 10 and d["by_phrasing"]["human"]["n"] == 10

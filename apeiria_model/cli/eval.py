@@ -4,6 +4,7 @@
     apeiria eval --scanrefer FILE.json    --scenes DIR_OR_JSONL [--category-map TSV] ...
     apeiria eval --multi3drefer FILE.json --scenes DIR_OR_JSONL ...
     apeiria eval --referit3d FILE.csv     --scenes DIR_OR_JSONL ...
+    apeiria eval --samples FILE.jsonl     --scenes DIR_OR_JSONL ...   (GroundingSample lines, e.g. the human set)
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def register(subparsers) -> None:
     src.add_argument("--scanrefer", metavar="FILE", help="ScanRefer JSON annotations")
     src.add_argument("--multi3drefer", metavar="FILE", help="Multi3DRefer JSON annotations")
     src.add_argument("--referit3d", metavar="FILE", help="Sr3D / Nr3D CSV annotations")
+    src.add_argument("--samples", metavar="FILE", help="GroundingSample JSON Lines (apeiria_model/data/schema.py), "
+                     "e.g. apeiria_model/assets/eval/human_queries.jsonl")
     p.add_argument("--split", default="test", help="split of --data to score (default: test)")
     p.add_argument("--scenes", metavar="PATH", help="scenes for external annotations: a directory of <scene_id>.json "
                    "Scene JSON v1 files, a .jsonl file, or a .json file")
@@ -77,9 +80,11 @@ def _load_dataset(args) -> tuple[list, dict, str, Any]:
 
 def _load_external(args, loaders, category_map) -> tuple[list, dict, str]:
     if not args.scenes:
-        die("--scenes is required with --scanrefer / --multi3drefer / --referit3d")
+        die("--scenes is required with --scanrefer / --multi3drefer / --referit3d / --samples")
     if args.scanrefer:
         samples, name = loaders.load_scanrefer(args.scanrefer, category_map), args.scanrefer
+    elif args.samples:
+        samples, name = loaders.load_samples_jsonl(args.samples), args.samples
     elif args.multi3drefer:
         samples, name = loaders.load_multi3drefer(args.multi3drefer), args.multi3drefer
     else:
