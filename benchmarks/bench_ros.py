@@ -5,7 +5,7 @@
 2. sensor pipeline at 15 Hz 640x480 RGB-D into scene_builder_node (frames pre-rendered
    by the simulator, so the publisher holds 15 Hz whatever the renderer's speed):
    frames sent vs received vs processed vs dropped, queue depth, and the scene
-   builder's RSS growth over the run (20 s when quick, 5 minutes otherwise).
+   builder's RSS growth over the run (8 s when quick, 5 minutes otherwise).
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def _prerendered(n: int):
     return out
 
 
-def bench_sensor(env, node, tmp: Path, duration: float, rate: float = 15.0) -> dict:
+def bench_sensor(env, node, tmp: Path, duration: float, rate: float = 15.0, n_frames: int = 30) -> dict:
     from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import PoseStamped
     from sensor_msgs.msg import CameraInfo, Image
@@ -164,7 +164,7 @@ def bench_sensor(env, node, tmp: Path, duration: float, rate: float = 15.0) -> d
     from apeiria_ros.launching import NodeSpec, ProcessGroup
     from apeiria_ros.qos import qos_profile
 
-    frames = _prerendered(30)
+    frames = _prerendered(n_frames)
     diags: list = []
     node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, qos_profile("reliable", 100))
     q = qos_profile("reliable", 5)
@@ -231,8 +231,8 @@ def run(quick: bool = False) -> dict:
         tmp = Path(d)
         env, rclpy, ctx, node, ex, th = _setup(tmp)
         try:
-            latency = bench_latency(env, node, tmp, 20 if quick else 100)
-            sensor = bench_sensor(env, node, tmp, 20.0 if quick else 300.0)
+            latency = bench_latency(env, node, tmp, 10 if quick else 100)
+            sensor = bench_sensor(env, node, tmp, 8.0 if quick else 300.0, n_frames=10 if quick else 30)
         finally:
             rclpy.try_shutdown(context=ctx)
             ex.shutdown(timeout_sec=2)
