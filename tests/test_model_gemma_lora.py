@@ -12,6 +12,7 @@ import torch
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(2400),  # GGUF parsing + dequantisation is slow on a shared CPU
     pytest.mark.skipif(os.environ.get("APEIRIA_TEST_GEMMA") != "1",
                        reason="loads Gemma 3 270M from GGUF (~45 s, ~2 GB RAM); set APEIRIA_TEST_GEMMA=1 to run"),
 ]
