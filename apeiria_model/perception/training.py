@@ -43,12 +43,12 @@ class TrainConfig:
     n_points: int = 64               # points per segment fed to the network
     net_width: int = 64              # network width (per-point layers 1x, 2x, 4x)
     feature_dim: int = 64            # object feature size (penultimate layer)
-    epochs: int = 30
+    epochs: int = 45
     batch_size: int = 256
     lr: float = 3e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
-    class_weight_power: float = 0.5   # loss weight of a class = count^-power (0 = unweighted)
+    class_weight_power: float = 0.25  # loss weight of a class = count^-power (0 = unweighted)
     seed: int = 0
     threads: int = 2                 # torch CPU threads
     out_dir: str | None = None       # None = apeiria_model/assets/perception
