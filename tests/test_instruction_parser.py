@@ -254,3 +254,31 @@ def test_fuzz_grammar_words_in_any_order(words):
     assert out.status in ("ok", "unparsed")
     if out.ok:
         assert str(parse_program(out.program_text)) == out.program_text
+
+
+def test_open_vocabulary_relation_resolver_is_used_for_unknown_words():
+    def resolver(phrase):
+        return {"adjoining": ("rel", "next_to"), "a long way from": ("rel", "far"),
+                "hugging": ("anchor", "closest")}.get(phrase)
+
+    out = parse_instruction("the lamp adjoining the bed", relation_resolver=resolver)
+    assert out.program_text == f"relate({F('lamp')}, {F('bed')}, next_to)"
+    out = parse_instruction("the chair a long way from the window", relation_resolver=resolver)
+    assert out.program_text == f"relate({F('chair')}, {F('window')}, far)"
+    out = parse_instruction("the mug hugging the lamp", relation_resolver=resolver)
+    assert out.program_text == f"relate_anchor({F('mug')}, {F('lamp')}, closest)"
+    # known phrases never reach the resolver; a failing resolver never breaks parsing
+    def broken(phrase):
+        raise RuntimeError("boom")
+
+    assert parse_instruction("the chair near the table", relation_resolver=broken).ok
+    assert parse_instruction("the lamp adjoining the bed", relation_resolver=broken).ok
+
+
+def test_real_english_words_are_not_typo_corrected():
+    from apeiria_model.language.typos import english_words
+
+    if not english_words():
+        pytest.skip("no word list (embedding model package missing)")
+    out = parse_instruction("the chair a long way from the window")
+    assert ("long", "along") not in out.corrections

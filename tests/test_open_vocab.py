@@ -174,3 +174,15 @@ def test_best_threshold_prefers_precision_on_ties():
     scores = np.array([0.9, 0.8, 0.2, 0.1])
     truth = np.array([True, True, False, False])
     assert best_threshold(scores, truth) == pytest.approx(0.8)
+
+
+def test_relation_resolver_calibration(matcher):
+    from apeiria_model.language.open_relations import RELATION_THRESHOLD, RelationResolver, evaluate, load_paraphrases
+
+    rows = load_paraphrases()
+    assert len(rows) >= 60 and sum(w is None for _, w in rows) >= 20
+    resolver = RelationResolver(matcher)
+    result = evaluate(resolver)
+    assert result["threshold"] == RELATION_THRESHOLD
+    assert result["false_alarms"] == 0 and result["precision"] >= 0.9
+    assert resolver("made of") is None and resolver("similar to") is None

@@ -58,6 +58,8 @@ _WITH_WORDS = (("that", "has"), ("which", "has"), ("that", "have"), ("which", "h
                ("having",), ("that", "holds"), ("which", "holds"), ("holding",), ("supporting",),
                ("that", "supports"), ("which", "supports"), ("containing",), ("that", "contains"),
                ("which", "contains"))
+_KNOWN_NP_WORDS = (lx.COMMON_CATEGORIES | lx.COLOURS | lx.ATTRIBUTE_WORDS | frozenset(lx.SUPERLATIVE_WORDS)
+                   | frozenset(lx.ORDINALS) | lx.DETERMINERS | lx.QUANTIFIERS | lx.GENERIC_HEADS | lx.FILLER)
 _UNSUPPORTED_QUESTIONS = frozenset({"why", "when", "who", "whom", "whose"})
 
 
@@ -180,8 +182,9 @@ class _Constraint:
 
 
 class _Parser:
-    def __init__(self, tokens: list[str], vocabulary: frozenset[str]):
+    def __init__(self, tokens: list[str], vocabulary: frozenset[str], resolver=None):
         self.toks = tokens
+        self.resolver = resolver                # open-vocabulary relation phrases (optional)
         self.i = 0
         self.vocab = vocabulary                 # normalised scene labels (may be empty)
         self.vocab_phrases = sorted((tuple(v.split()) for v in vocabulary), key=len, reverse=True)
@@ -241,6 +244,8 @@ class _Parser:
         if tok in lx.COPULAS and tok not in lx.SUPERLATIVE_WORDS:
             return True
         if self._side_phrase_at(j) is not None:
+            return True
+        if self.resolver is not None and j > 0 and self._open_relation_at(j):
             return True
         rel = self.relation_at(j)
         if rel is not None:
@@ -452,6 +457,9 @@ class _Parser:
             if self._parse_one_modifier(target, constraints, joined, negated):
                 joined = negated = False
                 continue
+            if self.resolver is not None and tok == "a" and self._open_relation(constraints, joined, negated):
+                joined = negated = False  # "a long way from the window"
+                continue
             # nothing matched: skip the word (silently when it carries no meaning)
             if tok in lx.CLAUSE_MARKERS or tok in lx.COPULAS or tok in lx.FILLER or tok in lx.DETERMINERS \
                     or tok in _PRONOUNS or tok in ("'s", "or", "located", "one", "ones", "there", "can", "do",
@@ -469,6 +477,9 @@ class _Parser:
             if tok in lx.ORDINALS:
                 constraints.append(_Constraint("ordinal", relation=str(lx.ORDINALS[tok])))
                 self.i += 1
+                continue
+            if self.resolver is not None and self._open_relation(constraints, joined, negated):
+                joined = negated = False
                 continue
             self.ignored.append(tok)
             self.i += 1
@@ -662,6 +673,54 @@ class _Parser:
                     len(anchor.constraints) == before:
                 self.i = save
                 return
+
+    def _open_relation_at(self, j: int) -> bool:
+        """Cheap check first (an unknown word with an article a few words on), then the
+        resolver: does an open-vocabulary relation phrase start at ``j``?"""
+        tok = self.toks[j]
+        if tok != "a" and (tok in _KNOWN_NP_WORDS or tok in self.vocab_words or not tok.isalpha()):
+            return False  # ("a long way from", "a short distance from" start with "a")
+        for k in range(1, 5):
+            if j + k >= len(self.toks):
+                return False
+            nxt = self.toks[j + k]
+            if nxt in _SENTENCE_END or nxt == ",":
+                return False
+            if nxt in ("the", "a", "an", "this", "that"):
+                try:
+                    return self.resolver(" ".join(self.toks[j:j + k])) is not None
+                except Exception:
+                    return False
+        return False
+
+    def _open_relation(self, constraints: list[_Constraint], joined: bool, negated: bool) -> bool:
+        """Unknown words followed by an object ("adjoining the bed"): ask the resolver
+        whether they say a relation (longest span first, up to 4 words)."""
+        start = self.i
+        for k in range(min(4, len(self.toks) - start - 1), 0, -1):
+            span = self.toks[start:start + k]
+            if any(w in _SENTENCE_END or w == "," or w in lx.CONJUNCTIONS for w in span):
+                continue
+            self.i = start + k
+            anchor = self.parse_np()
+            if anchor is None or not anchor.head or anchor.generic:
+                continue
+            try:
+                found = self.resolver(" ".join(span))
+            except Exception:  # a resolver problem never breaks parsing
+                found = None
+            if found is None:
+                continue
+            kind, rel = found
+            self.parse_anchor_clauses(anchor)
+            if kind == "anchor":
+                constraints.append(_Constraint("anchor", rel, (anchor,), joined_by_and=joined))
+            else:
+                constraints.append(_Constraint("exclude_rel" if negated else "rel", rel, (anchor,),
+                                               joined_by_and=joined))
+            return True
+        self.i = start
+        return False
 
     def _from_side(self, target: _NP) -> str | None:
         """After 'from': 'the left' / 'the right' / 'the window' -> superlative kind."""
@@ -860,12 +919,15 @@ def _normalised_vocabulary(vocabulary: Iterable[str] | None) -> frozenset[str]:
     return frozenset(out)
 
 
-def parse_instruction(text: str, vocabulary: Iterable[str] | None = None) -> ParseOutcome:
+def parse_instruction(text: str, vocabulary: Iterable[str] | None = None,
+                      relation_resolver=None) -> ParseOutcome:
     """Parse an instruction into a program.
 
     ``vocabulary``: the scene's labels (any case/plural/underscores); when given, typo
     correction knows the scene's nouns and multi-word labels ("coffee table") are kept
-    together as the head. Never raises.
+    together as the head. ``relation_resolver``: optional ``phrase -> (kind, relation) |
+    None`` for words the lexicon does not know (``open_relations.RelationResolver``).
+    Never raises.
     """
     if not isinstance(text, str):
         return ParseOutcome(STATUS_UNPARSED, reason=f"instruction must be a string, got {type(text).__name__}")
@@ -884,7 +946,7 @@ def parse_instruction(text: str, vocabulary: Iterable[str] | None = None) -> Par
     tokens, corrections = corrector.correct(raw)
     out = ParseOutcome(STATUS_UNPARSED, corrections=corrections, tokens=tokens)
     try:
-        p = _Parser(tokens, vocab)
+        p = _Parser(tokens, vocab, relation_resolver)
         program, target, multi = _parse_tokens(p)
     except _Unparsed as e:
         out.reason = str(e)

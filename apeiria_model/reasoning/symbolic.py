@@ -49,13 +49,18 @@ class SymbolicReasoner:
 
     name = "symbolic"
 
-    def __init__(self, matcher=None, verify: bool = True):
+    def __init__(self, matcher=None, verify: bool = True, open_relations: bool = True):
         if matcher is None:
             from apeiria_model.language.open_vocab import default_matcher
             matcher = default_matcher()
         self.matcher = matcher
         self.executor = Executor(matcher)
         self.verify = verify
+        self.resolver = None
+        if open_relations and hasattr(matcher, "embed"):
+            # unknown relation words ("adjoining") are resolved with the matcher's embeddings
+            from apeiria_model.language.open_relations import RelationResolver
+            self.resolver = RelationResolver(matcher)
 
     def warm_up(self) -> None:
         """Load the matcher's model now (seconds), so the first ground() is not the slow one."""
@@ -64,7 +69,7 @@ class SymbolicReasoner:
 
     def parse(self, instruction: str, scene: Scene | None = None) -> ParseOutcome:
         vocab = scene.labels() if isinstance(scene, Scene) else None
-        return parse_instruction(instruction, vocabulary=vocab)
+        return parse_instruction(instruction, vocabulary=vocab, relation_resolver=self.resolver)
 
     def ground(self, instruction: str, scene: Scene) -> GroundingResult:
         t0 = time.perf_counter()
