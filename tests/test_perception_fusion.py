@@ -242,3 +242,28 @@ def test_fuzz_map_documents_only_raise_map_format_error(doc):
     except MapFormatError:
         return
     m.to_scene("fuzz")  # whatever loads must be usable
+
+
+_dtypes = st.sampled_from([np.float32, np.float64, np.uint16, np.int32, np.uint8])
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(0, 12), w=st.integers(0, 12), ch=st.sampled_from([1, 3, 4]), cdt=_dtypes, ddt=_dtypes,
+       same=st.booleans(), pose_bad=st.sampled_from([None, "nan", "scale", "shape"]), seed=st.integers(0, 10))
+def test_fuzz_pipeline_process_never_raises(h, w, ch, cdt, ddt, same, pose_bad, seed):
+    rng = np.random.default_rng(seed)
+    k = CameraIntrinsics(max(w, 1), max(h, 1), 10.0, 10.0, w / 2, h / 2)
+    depth = (rng.uniform(-1, 12, (h, w)) * (1000 if ddt == np.uint16 else 1)).astype(ddt)
+    color = rng.integers(0, 255, (h if same else h + 1, w, ch)).astype(cdt)
+    pose = np.eye(4)
+    if pose_bad == "nan":
+        pose[0, 3] = np.nan
+    elif pose_bad == "scale":
+        pose[0, 0] = 3.0
+    elif pose_bad == "shape":
+        pose = np.eye(3)
+    from apeiria_model.perception.frame import RGBDFrame
+    p = PerceptionPipeline("geometric")
+    rep = p.process(RGBDFrame(color, depth, k, pose))
+    assert rep.ok or rep.error
+    assert len(p.scene()) >= 0
