@@ -104,8 +104,11 @@ class OnnxClassifier:
             else:
                 opts.append(name)
         so = ort.SessionOptions()
-        if threads:
-            so.intra_op_num_threads = threads
+        # The model is tiny: one thread, and no spin-waiting thread pool, which on a
+        # 2-core robot computer steals the CPU the rest of the pipeline needs.
+        so.intra_op_num_threads = threads if threads > 0 else 1
+        so.inter_op_num_threads = 1
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.log_severity_level = 3
         self.session = ort.InferenceSession(str(self.path), sess_options=so, providers=opts)
         self.providers = self.session.get_providers()
