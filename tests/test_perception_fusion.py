@@ -167,6 +167,25 @@ def test_label_votes_and_features_are_fused():
     np.testing.assert_allclose(again.objects[0].center, obj.center, atol=1e-5)
 
 
+def test_touching_objects_with_the_same_label_publish_as_one():
+    m = ObjectMap(MapConfig(min_observations=1, publish_merge_gap=0.03))
+    rng = np.random.default_rng(4)
+    a = rng.uniform([0, 0, 1.0], [0.5, 0.04, 1.8], (300, 3))
+    b = rng.uniform([0.52, 0, 1.0], [1.2, 0.04, 1.8], (300, 3))
+    far = rng.uniform([3, 0, 1.0], [3.5, 0.04, 1.8], (300, 3))
+    col = np.full((300, 3), 240, np.uint8)
+    m.update([Segment(np.zeros((300, 2), int), a, col, "whiteboard", 0.9),
+              Segment(np.zeros((300, 2), int), b, col, "whiteboard", 0.8),
+              Segment(np.zeros((300, 2), int), far, col, "whiteboard", 0.9)])
+    assert len(m.objects) == 3
+    scene = m.to_scene("s")
+    assert len(scene) == 2 and min(scene.ids) == min(m.objects)
+    joined = scene.get(min(scene.ids))
+    assert joined.size[0] == pytest.approx(1.2, abs=0.05)
+    m.config.publish_merge_gap = -1.0
+    assert len(m.to_scene("s")) == 3
+
+
 def test_map_save_load_round_trip(tmp_path):
     p = PerceptionPipeline("geometric")
     for x in (-0.5, 0.0, 0.5):

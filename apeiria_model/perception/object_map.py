@@ -53,6 +53,7 @@ class MapConfig:
     min_points: int = 5                 # segments with fewer points are ignored
     merge_objects: bool = False         # a segment overlapping several objects merges them
     suppress_contained: float = 0.7     # do not publish objects this much inside a bigger one (0 = off)
+    publish_merge_gap: float = -1.0     # publish same-label objects this close (m) as one (< 0 = off)
 
 
 def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
@@ -391,23 +392,72 @@ class ObjectMap:
         np.fill_diagonal(inside, False)
         return list(~inside.any(axis=1))
 
+    def _label_groups(self, pub: list[MapObject], boxes) -> list[list[int]]:
+        """Indices of published objects to publish as one: same learned label and boxes
+        touching (within ``publish_merge_gap``) -- the frame and the face of one
+        whiteboard, two halves of a bookshelf. Publishing only; the map keeps both."""
+        n = len(pub)
+        parent = list(range(n))
+
+        def find(a):
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        gap = self.config.publish_merge_gap
+        if gap >= 0:
+            labels = [o.label()[0] if o.votes else None for o in pub]
+            for i in range(n):
+                for j in range(i + 1, n):
+                    if labels[i] is None or labels[i] != labels[j]:
+                        continue
+                    d = np.clip(np.maximum(boxes[i][0] - boxes[j][1], boxes[j][0] - boxes[i][1]), 0, None)
+                    if float(np.linalg.norm(d)) <= gap:
+                        parent[find(i)] = find(j)
+        groups: dict[int, list[int]] = {}
+        for i in range(n):
+            groups.setdefault(find(i), []).append(i)
+        return sorted(groups.values())
+
     def to_scene(self, scene_id: str = "perceived", frame_id: str = "map") -> Scene:
-        objs = []
         pub = self.published()
         boxes = [self.object_box(o) for o in pub]
         boxes = self._support_snap([(c - s / 2, c + s / 2) for c, s in boxes])
-        keep = self._not_contained(boxes)
-        pub = [o for o, k in zip(pub, keep) if k]
-        boxes = [b for b, k in zip(boxes, keep) if k]
-        for o, (lo, hi) in zip(pub, boxes):
+        entries = []
+        for g in self._label_groups(pub, boxes):
+            members = [pub[i] for i in g]
+            rep = min(members, key=lambda o: o.id)  # the oldest ID: stable while the group grows
+            lo = np.min([boxes[i][0] for i in g], axis=0)
+            hi = np.max([boxes[i][1] for i in g], axis=0)
+            entries.append((rep, members, (lo, hi)))
+        keep = self._not_contained([e[2] for e in entries])
+        objs = []
+        for (rep, members, (lo, hi)), k in zip(entries, keep):
+            if not k:
+                continue
             c, s = (lo + hi) / 2.0, hi - lo
-            label, conf = o.label()
-            score = conf if conf is not None else 1.0 - math.exp(-o.observations / 3.0)
-            feat = o.feature()
+            votes: dict[str, float] = {}
+            for m in members:
+                for name, v in m.votes.items():
+                    votes[name] = votes.get(name, 0.0) + v
+            if votes:
+                label = max(votes, key=lambda name: (votes[name], name))
+                score = votes[label] / sum(votes.values())
+            else:
+                label, score = "object", 1.0 - math.exp(-rep.observations / 3.0)
+            fsum = [m.feature_sum for m in members if m.feature_sum is not None and m.feature_count > 0]
+            fcount = sum(m.feature_count for m in members if m.feature_sum is not None)
+            feat = None
+            if fsum and len({f.shape for f in fsum}) == 1:
+                feat = np.sum(fsum, axis=0) / max(fcount, 1)
+            rgb = np.sum([m.color_sum.sum(axis=0) for m in members], axis=0) / max(
+                1, int(sum(m.hits.sum() for m in members)))
             objs.append(SceneObject(
-                id=o.id, label=label, center=tuple(float(x) for x in c), size=tuple(float(x) for x in s),
-                color=color_name(o.mean_rgb()), score=float(score),
+                id=rep.id, label=label, center=tuple(float(x) for x in c), size=tuple(float(x) for x in s),
+                color=color_name(rgb), score=float(score),
                 features=None if feat is None else tuple(float(x) for x in feat)))
+        objs.sort(key=lambda o: o.id)
         return Scene(scene_id, tuple(objs), frame_id)
 
     # -- persistence ------------------------------------------------------------------------
