@@ -11,7 +11,6 @@ specific message and the node keeps running.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import json
 import threading
@@ -201,23 +200,18 @@ class GroundingNode:
         except InstructionError as e:
             self._publish(_error_result("", self.cfg["reasoner"], str(e)), rid)
             return
-        job = self._make_job(rid, payload, "")
-        if job is None:
-            return
-        if not self.worker.submit(job):
+        job, _ = self._make_job(rid, payload, "")
+        if job is not None and not self.worker.submit(job):
             self._publish(self._busy(job), rid)
 
-    def _make_job(self, rid: str, raw, reasoner: str, **kw) -> Job | None:
-        """A validated job, or None after publishing the error result."""
+    def _make_job(self, rid: str, raw, reasoner: str, feedback=None, cancelled=None):
+        """(validated job, None), or (None, the published error result message)."""
         name = (reasoner or self.cfg["reasoner"]).strip().lower()
         try:
             text = check_instruction(raw, int(self.cfg["max_instruction_chars"]))
         except InstructionError as e:
-            msg = self._publish(_error_result(_safe_text(raw), name, str(e)), rid)
-            if "done" in kw:
-                kw["holder"].result_msg = msg
-            return None
-        return Job(rid, text, name, feedback=kw.get("feedback"), cancelled=kw.get("cancelled"))
+            return None, self._publish(_error_result(_safe_text(raw), name, str(e)), rid)
+        return Job(rid, text, name, feedback=feedback, cancelled=cancelled), None
 
     def _busy(self, job: Job) -> GroundingResult:
         return _error_result(job.instruction, job.reasoner,
@@ -229,10 +223,9 @@ class GroundingNode:
         return response
 
     def _run_blocking(self, rid: str, instruction, reasoner: str, feedback=None, cancelled=None):
-        holder = Job(rid, "", "")
-        job = self._make_job(rid, instruction, reasoner, feedback=feedback, cancelled=cancelled, done=True, holder=holder)
+        job, error_msg = self._make_job(rid, instruction, reasoner, feedback, cancelled)
         if job is None:
-            return holder.result_msg
+            return error_msg
         if not self.worker.submit(job):
             return self._publish(self._busy(job), rid)
         if feedback is not None:

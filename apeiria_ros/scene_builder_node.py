@@ -13,8 +13,6 @@ camera_info, out-of-order stamps) is reported on /diagnostics and the node keeps
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import threading
 import time
@@ -86,6 +84,7 @@ class SceneBuilderNode:
         conf = PerceptionConfig.from_yaml(resolve_path(cfg["perception_config"])) if cfg["perception_config"] else None
         self.pipeline = PerceptionPipeline(cfg["segmenter"], conf)
         self._map_lock = threading.Lock()
+        self._pair_lock = threading.Lock()
         self.counters = {"color_received": 0, "depth_received": 0, "frames_paired": 0, "frames_processed": 0,
                          "frames_rejected": 0, "frames_dropped": 0, "maps_saved": 0}
         self.last_problem = ""
@@ -212,6 +211,11 @@ class SceneBuilderNode:
         self._problem(LEVEL_WARN, text)
 
     def _paired(self, s) -> None:
+        # One pair at a time: the stamp-order check and the pose wait must not interleave.
+        with self._pair_lock:
+            self._check_and_queue(s)
+
+    def _check_and_queue(self, s) -> None:
         """Checks that need no heavy work, then queue the frame for perception."""
         from apeiria_ros.conversions.image import ImageConversionError, image_to_depth_m, image_to_rgb
 
