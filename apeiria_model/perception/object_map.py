@@ -53,7 +53,7 @@ class MapConfig:
     min_points: int = 5                 # segments with fewer points are ignored
     merge_objects: bool = False         # a segment overlapping several objects merges them
     suppress_contained: float = 0.7     # do not publish objects this much inside a bigger one (0 = off)
-    publish_merge_gap: float = -1.0     # publish same-label objects this close (m) as one (< 0 = off)
+    publish_merge_gap: float = 0.03     # publish same-label objects this close (m) as one (< 0 = off)
 
 
 def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
