@@ -155,3 +155,17 @@ def test_grounding_result_round_trip():
     assert msg_to_result(result_to_msg(r)).to_dict() == r.to_dict()
     r2 = GroundingResult(instruction="x", status="error", reasoner="neural", verified=None, message="why")
     assert msg_to_result(result_to_msg(r2)).to_dict() == r2.to_dict()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_scene_map_round_trip_property(data):
+    from apeiria_model.programs.strategies import scenes
+
+    s = data.draw(scenes(min_objects=0, max_objects=8))
+    back = msg_to_scene(scene_to_msg(s))
+    assert back.ids == s.ids and back.viewpoint == s.viewpoint
+    for a, b in zip(back.objects, s.objects):
+        assert (a.label, a.color, a.attributes, a.front, a.score) == (b.label, b.color, b.attributes, b.front, b.score)
+        np.testing.assert_allclose(a.center, b.center)
+        np.testing.assert_allclose(a.size, b.size)
