@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from apeiria_model.language import lexicon as lx
+from apeiria_model.language.room_parts import CENTRE_WORDS, is_room_part, room_part
 from apeiria_model.language.typos import corrector_for
 from apeiria_model.programs import ast
 
@@ -190,6 +191,7 @@ class _Parser:
         self.vocab_phrases = sorted((tuple(v.split()) for v in vocabulary), key=len, reverse=True)
         self.vocab_words = frozenset(w for v in vocabulary for w in v.split())
         self.ignored: list[str] = []
+        self._last_ignored = -2                 # token index of the last skipped unknown word
 
     # -- token helpers -------------------------------------------------------------------
     def peek(self, k: int = 0) -> str | None:
@@ -237,6 +239,9 @@ class _Parser:
         if tok in ("can", "could", "do", "does") and j + 1 < len(self.toks) and \
                 self.toks[j + 1] in ("you", "i", "we"):
             return True  # "how many books can you see"
+        if tok in ("do", "does") and j + 1 < len(self.toks) and \
+                (self.toks[j + 1] in lx.DETERMINERS or self.toks[j + 1] in lx.ROOM_WORDS):
+            return True  # "how many windows does this room have"
         if tok in lx.PARTICIPLES:
             # "the standing lamp" vs "the lamp standing next to the bed"
             return j + 1 >= len(self.toks) or self.relation_at(j + 1) is not None or \
@@ -261,6 +266,8 @@ class _Parser:
         words: list[str] = []
         while not self.at_end() and not self._np_boundary(self.i):
             tok = self.peek()
+            if tok in ("the", "a", "an") and words:
+                break  # "the table the mug is on": a second noun phrase starts
             if tok in lx.QUANTIFIERS:
                 np_.quantified = True
             elif tok in lx.NUMBERS and tok not in ("one",):
@@ -272,6 +279,9 @@ class _Parser:
             if not allow_empty:
                 self.i = start
             return None if not allow_empty else np_
+        if len(words) > 1 and self.peek() == "than" and words[-1] in lx.COMPARATIVES:
+            # "the box bigger than the table": the comparison is reported as ignored
+            self.ignored.append(words.pop())
         self._classify_np(words, np_, followed_by_of=self.peek() == "of")
         # "the bigger of the two plants", "the left one of the chairs"
         if (np_.generic or not np_.head) and self.peek() == "of":
@@ -447,6 +457,8 @@ class _Parser:
                 self.i += 1
                 negated = True
                 continue
+            if self._skip_phrase():
+                continue
             frame = self._perspective()
             if frame is not None:
                 for c in reversed(constraints):
@@ -459,6 +471,12 @@ class _Parser:
                 continue
             if self.resolver is not None and tok == "a" and self._open_relation(constraints, joined, negated):
                 joined = negated = False  # "a long way from the window"
+                continue
+            if tok in ("the", "a", "an") and self._reduced_relative(constraints, joined, negated):
+                joined = negated = False  # "the table the mug is on"
+                continue
+            if tok in ("the", "a", "an") and self._unknown_link(constraints, joined, negated):
+                joined = negated = False  # "the lamps flanking-ish the bookcase"
                 continue
             # nothing matched: skip the word (silently when it carries no meaning)
             if tok in lx.CLAUSE_MARKERS or tok in lx.COPULAS or tok in lx.FILLER or tok in lx.DETERMINERS \
@@ -482,7 +500,148 @@ class _Parser:
                 joined = negated = False
                 continue
             self.ignored.append(tok)
+            self._last_ignored = self.i
             self.i += 1
+
+    def _skip_phrase(self) -> bool:
+        """Phrases that add nothing the DSL can say: consumed, reported when they carry meaning."""
+        toks, i = self.toks, self.i
+        # "in total", "in all", "altogether": counting words
+        if self.accept("in", "total") or self.accept("in", "all") or self.accept("altogether") or \
+                self.accept("overall"):
+            return True
+        # "in here", "over there", "around here": the whole scene
+        if toks[i] in ("in", "over", "around", "out", "right", "up", "down") and \
+                i + 1 < len(toks) and toks[i + 1] in ("here", "there"):
+            self.i += 2
+            return True
+        # "how many windows does this room have"
+        if toks[i] in ("does", "do", "did") and i + 1 < len(toks):
+            j = i + 1
+            while j < len(toks) and toks[j] in lx.DETERMINERS:
+                j += 1
+            if j < len(toks) and (toks[j] in lx.ROOM_WORDS or toks[j] in ("you", "we", "i")):
+                j += 1
+                if j < len(toks) and toks[j] in ("have", "has", "contain", "hold", "see", "count", "notice", "spot"):
+                    self.i = j + 1
+                    return True
+        # "pushed in" / "tucked in" with nothing after: the chair is at its table, no anchor named
+        if toks[i] in ("pushed", "tucked") and i + 1 < len(toks) and toks[i + 1] == "in" and \
+                (i + 2 >= len(toks) or toks[i + 2] in _SENTENCE_END | {",", "and"}):
+            self.ignored.append(f"{toks[i]} in")
+            self.i += 2
+            return True
+        # "in the middle of the room", "at the centre": a location the DSL cannot name
+        if toks[i] in ("in", "at", "near", "towards", "toward", "by") and i + 2 < len(toks) and \
+                toks[i + 1] == "the" and toks[i + 2] in CENTRE_WORDS:
+            j = i + 3
+            if j >= len(toks) or toks[j] != "of":
+                self.ignored.append(" ".join(toks[i:j]))
+                self.i = j
+                return True
+            k = j + 1
+            while k < len(toks) and toks[k] in lx.DETERMINERS:
+                k += 1
+            if k < len(toks) and toks[k] in lx.ROOM_WORDS and toks[k] not in self.vocab:
+                self.ignored.append(" ".join(toks[i:k + 1]))
+                self.i = k + 1
+                return True
+        # "with its back to the tv", "facing me", "facing towards me": no DSL operation
+        # speaks of the target's own orientation against the viewer or an unnamed side
+        for lead in (("with", "its", "back", "to"), ("with", "their", "backs", "to"), ("with", "its", "back"),
+                     ("with", "the", "back", "to"), ("its", "back", "to"), ("back", "to")):
+            if self.starts(lead) and (lead[-1] == "to" or self.peek(len(lead)) in ("against", "towards")):
+                self.i += len(lead) + (0 if lead[-1] == "to" else 1)
+                anchor = self.parse_np()
+                self.ignored.append(" ".join(toks[i:self.i]))
+                if anchor is None:
+                    self.i = min(self.i, len(toks))
+                return True
+        r = self.relation_at()
+        if r is not None and r[1] == "facing":
+            j = i + r[2]
+            while j < len(toks) and toks[j] in ("towards", "toward", "to", "the", "at"):
+                j += 1
+            if j < len(toks) and toks[j] in _VIEWER_WORDS:
+                self.ignored.append(" ".join(toks[i:j + 1]))
+                self.i = j + 1
+                return True
+        # "than the table" after a comparative: no comparison operation in the DSL
+        if toks[i] == "than":
+            self.i += 1
+            self.skip(lx.DETERMINERS)
+            if self.peek() in _VIEWER_WORDS:
+                self.i += 1
+            else:
+                self.parse_np()
+            self.ignored.append(" ".join(toks[i:self.i]))
+            return True
+        return False
+
+    def _reduced_relative(self, constraints: list[_Constraint], joined: bool, negated: bool) -> bool:
+        """"the table the mug is on": another object, a copula and a stranded preposition --
+        the target is that preposition's object (inverse relation)."""
+        start = self.i
+        self.i += 1
+        other = self.parse_np()
+        if other is None or not other.head or other.generic:
+            self.i = start
+            return False
+        if self.peek() not in lx.CORE_COPULAS and self.peek() not in lx.PARTICIPLES:
+            self.i = start
+            return False
+        self.skip(lx.CORE_COPULAS | lx.PARTICIPLES)
+        r = self.relation_at()
+        if r is None or r[0] != "rel":
+            self.i = start
+            return False
+        after = self.i + r[2]
+        if after < len(self.toks) and self.toks[after] not in _SENTENCE_END | {",", "and"}:
+            self.i = start
+            return False
+        self.i = after
+        rel = lx.INVERSE_RELATION.get(r[1], "near")
+        constraints.append(_Constraint("exclude_rel" if negated else "rel", rel, (other,), joined_by_and=joined))
+        return True
+
+    def _unknown_link(self, constraints: list[_Constraint], joined: bool, negated: bool) -> bool:
+        """An object named right after words the grammar skipped ("the lamp yonder the bed"):
+        an unknown preposition linking two objects is read as proximity (``near``), the
+        weakest spatial claim, instead of dropping the object or merging its adjectives
+        into the target."""
+        if self._last_ignored != self.i - 1:
+            return False
+        start = self.i
+        self.i += 1
+        anchor = self.parse_np()
+        if anchor is None or not anchor.head or anchor.generic or anchor.head[0] in _PRONOUNS:
+            self.i = start
+            return False
+        if is_room_part(anchor.head) and " ".join(anchor.head) not in self.vocab:
+            self.ignored.append(" ".join(self.toks[start:self.i]))
+            return True
+        self.ignored.append("(unknown preposition read as near)")
+        self.parse_anchor_clauses(anchor)
+        constraints.append(_Constraint("exclude_rel" if negated else "rel", "near", (anchor,), joined_by_and=joined))
+        return True
+
+    def _room_part_constraint(self, rel: str, anchor: _NP, start: int, constraints: list[_Constraint],
+                              negated: bool) -> bool:
+        """Walls / floor / corners are no objects: see ``room_parts.py``."""
+        if not is_room_part(anchor.head) or " ".join(anchor.head) in self.vocab:
+            return False
+        words = anchor.words if anchor.words else anchor.head
+        rp = room_part(rel, words, anchor.superlative)
+        if rp is None:
+            return False
+        said = " ".join(self.toks[start:self.i])
+        if rp.action == "superlative" and rp.kind:
+            constraints.append(_Constraint("side", relation=rp.kind))
+        elif rp.action == "floor":
+            constraints.append(_Constraint("floor", negated=negated))
+        else:
+            self.ignored.append(said)
+        return True
 
     def _parse_one_modifier(self, target: _NP, constraints: list[_Constraint], joined: bool,
                             negated: bool) -> bool:
@@ -637,9 +796,16 @@ class _Parser:
         if rel in ("inside", "near") and " ".join(anchor.head) in lx.ROOM_WORDS and \
                 " ".join(anchor.head) not in self.vocab and not anchor.superlative:
             return True  # "every lamp in the room": the room is the whole scene
-        self.parse_anchor_clauses(anchor)
+        if self._room_part_constraint(rel, anchor, start, constraints, negated):
+            return True  # its own clauses ("in the corner by the door") describe the target
+        # "what is on the nightstand closest to me": with an "anything" target, a viewer
+        # superlative can only pick the anchor
+        self.parse_anchor_clauses(anchor, viewer_superlative=not target.words and not target.head)
         frame = ast.FRAME_ANCHOR if rel in lx.INTRINSIC_BY_DEFAULT else ast.FRAME_VIEWER
         constraints.append(_Constraint("exclude_rel" if negated else "rel", rel, (anchor,), frame, joined))
+        end_kind = lx.END_SUPERLATIVE.get(tuple(self.toks[start:start + n]))
+        if end_kind is not None and not negated:
+            constraints.append(_Constraint("superlative", relation=end_kind))
         return True
 
     def parse_anchor_clauses(self, anchor: _NP, viewer_superlative: bool = False) -> None:
@@ -769,6 +935,9 @@ def _apply(c: _Constraint, node: ast.SetNode, target: _NP, base: ast.SetNode) ->
                          head=target.head, superlative=other.superlative, rank=other.rank)
             return ast.Exclude(node, merged.node())
         return ast.Exclude(node, other.node())
+    if c.kind == "floor":  # "on the floor": standing on no object
+        on_something = ast.Relate(node, ast.Scene(), "on")
+        return on_something if c.negated else ast.Exclude(node, on_something)
     if c.kind in ("superlative", "side"):
         rank = c.anchors[0] if c.anchors else 1
         return ast.Superlative(node, c.relation, rank)

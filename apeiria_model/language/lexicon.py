@@ -21,14 +21,24 @@ import re
 _REL = {
     "near": ["near", "near to", "close to", "nearby", "by", "around", "neighboring", "neighbouring",
              "close by", "in the vicinity of", "near by", "right by", "surrounding", "around of", "along",
-             "against", "not far from"],
+             "against", "not far from",
+             # "at" / "at the end of" a table: people place chairs "at" furniture (proximity)
+             "at", "right at", "at the end of", "at the head of", "at the foot of", "at the edge of",
+             "either side of", "on either side of", "at either side of", "on both sides of", "on each side of",
+             "either end of", "at either end of", "flanking", "up against", "pushed against",
+             "pushed up against", "pushed in at", "tucked in at", "pushed in to", "pushed up to",
+             "pulled up to", "in at", "at the far end of", "at the other end of", "at the near end of",
+             "at the closer end of", "at the nearer end of"],
     "next_to": ["next to", "beside", "besides", "adjacent to", "alongside", "by the side of", "at the side of",
                 "right next to", "right beside", "just next to", "close beside", "directly next to"],
     "far": ["far from", "far away from", "away from", "distant from", "far off from", "not close to"],
     "on": ["on", "on top of", "onto", "atop", "upon", "on the top of", "at the top of", "over the top of",
            "on the surface of", "sitting on", "resting on", "lying on", "placed on", "standing on", "laying on",
-           "mounted on", "hanging on", "attached to", "sits on", "rests on", "lies on", "stands on"],
-    "under": ["under", "underneath", "under the", "down under", "at the bottom of", "underneath of"],
+           "mounted on", "hanging on", "attached to", "sits on", "rests on", "lies on", "stands on",
+           # "grab the phone off the table": it is on the table now
+           "off", "off of"],
+    "under": ["under", "underneath", "under the", "down under", "at the bottom of", "underneath of",
+              "pushed under", "tucked under", "pushed in under", "tucked in under", "in under"],
     "below": ["below", "beneath", "lower than", "down below"],
     "above": ["above", "over", "higher than", "hanging above", "hanging over", "up above"],
     "left": ["left of", "to the left of", "on the left of", "on the left side of", "at the left of",
@@ -38,9 +48,13 @@ _REL = {
               "at the right side of", "to the right side of", "right side of", "on the right hand side of",
               "right to", "rightward of"],
     "front": ["in front of", "in the front of", "at the front of", "ahead of", "before", "front of",
-              "facing"],
+              "on the near side of", "on this side of", "on the closer side of"],
+    # the executor's own relation: the candidate's front points at the anchor
+    "facing": ["facing", "facing towards", "facing toward", "faces", "turned towards",
+               "turned toward", "facing to", "pointed at", "pointing at", "looking at", "aimed at"],
     "behind": ["behind", "in back of", "at the back of", "in the back of", "back of", "at the rear of",
-               "to the back of", "on the back of", "on the other side of"],
+               "to the back of", "on the back of", "on the other side of", "on the far side of",
+               "at the back side of"],
     "inside": ["in", "inside", "inside of", "within", "into", "in the middle of", "contained in", "stored in",
                "kept in"],
 }
@@ -69,13 +83,24 @@ for _phrase in sorted(RELATION_PHRASES, key=len, reverse=True):
     RELATION_INDEX.setdefault(_phrase[0], []).append(_phrase)
 MAX_RELATION_LEN = max(len(p) for p in RELATION_PHRASES)
 
+# "the chair at the far end of the table": near the table, and the one farthest back of those
+END_SUPERLATIVE = {("at", "the", "far", "end", "of"): "backmost", ("at", "the", "other", "end", "of"): "backmost",
+                   ("at", "the", "near", "end", "of"): "frontmost",
+                   ("at", "the", "closer", "end", "of"): "frontmost",
+                   ("at", "the", "nearer", "end", "of"): "frontmost"}
+
+# Comparatives that compare with another object ("bigger than the table"): the DSL has
+# no such operation, so "than ..." is reported as ignored.
+COMPARATIVES = frozenset("""bigger larger smaller taller shorter higher lower wider narrower longer
+closer nearer farther further older newer darker lighter""".split())
+
 # "the nightstand with the lamp on it": the target is the anchor of the relation.
 # Only "inside" has no inverse in the executor ("contains"): "the box with a book in it"
 # falls back to near, the closest relation it has.
 INVERSE_RELATION = {
     "on": "below", "under": "above", "above": "below", "below": "above", "inside": "near",
     "left": "right", "right": "left", "front": "behind", "behind": "front",
-    "near": "near", "far": "far", "next_to": "next_to",
+    "near": "near", "far": "far", "next_to": "next_to", "facing": "near",
 }
 
 # Direction words after "the X's ..." (allocentric, anchor frame) or "on the ...".
@@ -169,7 +194,8 @@ positioned standing sitting lying laying resting found kept set put hanging moun
 # Participles that introduce a location ("the lamp standing next to the bed") but are
 # also ordinary adjectives ("the standing lamp"): a boundary only before a relation.
 PARTICIPLES = frozenset("""placed located situated positioned standing sitting lying laying resting found kept
-set put hanging mounted tucked stored stands sits lies rests""".split())
+set put hanging mounted tucked stored stands sits lies rests hang hangs hung pushed pulled parked leaning
+leans propped""".split())
 CORE_COPULAS = frozenset("is are was were be being been 's seems appears looks".split())
 # Words that carry no meaning for grounding anywhere in an instruction.
 FILLER = frozenset("""
@@ -286,6 +312,8 @@ def vocabulary_words() -> frozenset[str]:
         words.update(phrase)
     words |= COLOURS | ATTRIBUTE_WORDS | DETERMINERS | QUANTIFIERS | CLAUSE_MARKERS | COPULAS | FILLER
     words |= GENERIC_HEADS | CONJUNCTIONS | NEGATIONS | PERSPECTIVE_NOUNS | COMMON_CATEGORIES | ROOM_WORDS
+    from apeiria_model.language.synonyms import known_words as _colloquial_words
+    words |= _colloquial_words() | PARTICIPLES
     try:  # the concept matcher's synonym table names objects too ("bedside table")
         from apeiria_model.programs.concepts import SYNONYMS
         for phrase in SYNONYMS:

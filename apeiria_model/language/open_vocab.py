@@ -67,6 +67,7 @@ from apeiria_model.programs.concepts import (
     normalise_phrase,
     split_concept,
 )
+from apeiria_model.language.synonyms import colloquial_targets, hypernym_covers
 from apeiria_model.scene.model import SceneObject
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ HEAD_NOUN_LEXICAL = 0.7      # "table" vs "coffee table": a kind of the concept,
 # Calibrated values for callers who want it: fallback_floor=0.35, fallback_margin=0.15.
 FALLBACK_FLOOR = 1.01
 FALLBACK_MARGIN = 1.01
+CONFLICT_CAP = 0.3           # "dining table" vs label "coffee table" (conflicting_modifiers)
 SUPPRESS_FACTOR = 0.5        # near-misses when an exact match exists: capped at threshold * this
 SIZE_YES, SIZE_NO = 0.8, 0.2  # size word judged against the other candidates' median
 
@@ -182,13 +184,30 @@ def category_synonyms() -> dict[str, frozenset[str]]:
 
 
 def lexical_label_score(head: str, label: str) -> float:
-    """H1's label score, plus the category table's synonyms at synonym strength."""
+    """H1's label score, plus the category table's synonyms and the colloquial names of
+    ``language/synonyms.py`` at synonym strength, umbrella words ("seat") at head-noun
+    strength."""
     s = label_score(head, label)
     if s >= STRONG_LEXICAL or not head:
         return s
-    if normalise_phrase(label) in category_synonyms().get(head, ()):
+    lab = normalise_phrase(label)
+    if lab in category_synonyms().get(head, ()):
         return 0.9
+    if lab in colloquial_targets(head):
+        return 0.9
+    if hypernym_covers(head, lab):
+        return max(s, HEAD_NOUN_LEXICAL)
     return s
+
+
+def conflicting_modifiers(head: str, label: str) -> bool:
+    """"dining table" vs "coffee table": the same head noun, each with its own modifier
+    that the other lacks -- a different kind of that noun, not a paraphrase. ("table" vs
+    "coffee table", or "dining table" vs "table", do not conflict: one side says less.)"""
+    hw, lw = head.split(" "), label.split(" ")
+    if len(hw) < 2 or len(lw) < 2 or hw[-1] != lw[-1]:
+        return False
+    return bool(set(hw[:-1]) - set(lw[:-1])) and bool(set(lw[:-1]) - set(hw[:-1]))
 
 
 def fallback_label_score(head: str, label: str) -> float:
@@ -266,6 +285,11 @@ class EmbeddingConceptMatcher:
         for j, k in enumerate(todo):
             sc = float(max(lex[j], sem[j]))
             tier = 2 if lex[j] >= STRONG_LEXICAL else 1 if lex[j] >= HEAD_NOUN_LEXICAL - 1e-9 else 0
+            if tier < 2 and conflicting_modifiers(head, normalise_phrase(labels[k])):
+                # "the dining table" in a room with only a coffee table names nothing there;
+                # kept below the best-label fallback floor too
+                sc = min(sc, self.threshold * SUPPRESS_FACTOR, CONFLICT_CAP)
+                tier = 0
             scores[k], tiers[k] = sc, tier
             self._pair.put((head, labels[k]), (sc, tier))
         return scores, tiers
