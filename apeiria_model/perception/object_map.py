@@ -52,7 +52,8 @@ class MapConfig:
     support_snap: float = 0.06          # bottoms this close above another object's top snap to it
     min_points: int = 5                 # segments with fewer points are ignored
     merge_objects: bool = False         # a segment overlapping several objects merges them
-    suppress_contained: float = 0.7     # do not publish objects this much inside a bigger one (0 = off)
+    suppress_contained: float = 0.7     # do not publish objects this much inside a bigger one (0 = off)...
+    on_top_margin: float = 0.05         # ...unless their bottom is within this of its top (resting on it)
     publish_merge_gap: float = 0.03     # publish same-label objects this close (m) as one (< 0 = off)
 
 
@@ -389,6 +390,10 @@ class ObjectMap:
         inter = np.prod(np.clip(np.minimum(hi[:, None], hi[None]) - np.maximum(lo[:, None], lo[None]), 0, None),
                         axis=-1)
         inside = (inter >= frac * vol[:, None]) & (vol[:, None] < vol[None])  # row i inside column j
+        # ... unless it rests on the bigger box's top (a laptop on a desk: the desk's box
+        # reaches a little over the desk top from frames where the two were not separated).
+        on_top = lo[:, None, 2] >= hi[None, :, 2] - self.config.on_top_margin
+        inside &= ~on_top
         np.fill_diagonal(inside, False)
         return list(~inside.any(axis=1))
 

@@ -40,6 +40,7 @@ class GeometricConfig:
     wall_tolerance_rel: float = 0.003
     max_walls: int = 6               # RANSAC rounds for walls per frame
     max_remembered_walls: int = 16   # wall planes kept across frames
+    wall_same_gap: float = 0.03      # a parallel wall fit this close to a remembered one is that wall
     manhattan_snap_deg: float = 5.0  # wall normals this close to the room's axes snap to them (0 = off)
     jump_abs: float = 0.04           # depth-discontinuity threshold: abs + rel * depth (m)
     jump_rel: float = 0.04
@@ -101,6 +102,7 @@ class GeometricSegmenter:
         self.config = config or GeometricConfig()
         self._rng = np.random.default_rng(self.config.seed)
         self.walls: list[tuple[np.ndarray, float]] = []
+        self._wall_fits: list[int] = []  # fits averaged into each remembered wall
 
     # -- structure -----------------------------------------------------------------
     def _floor_mask(self, p, valid, n, nok) -> np.ndarray:
@@ -219,12 +221,23 @@ class GeometricSegmenter:
         far = abs(float(nrm @ camera) - d)
         for i, (n0, d0) in enumerate(self.walls):
             dot = float(n0 @ nrm)
-            if abs(dot) > 0.995 and abs(d0 - np.sign(dot) * d) < 0.15:
-                if far > abs(float(n0 @ camera) - d0):
+            gap = abs(d0 - np.sign(dot) * d)
+            if abs(dot) > 0.995 and gap < 0.15:
+                if gap < self.config.wall_same_gap:
+                    # The same wall again: average the offsets (each fit is biased by
+                    # this frame's depth noise; always keeping the farther fit walked
+                    # the plane 2 cm behind the wall, out of its own tolerance).
+                    w = self._wall_fits[i] if i < len(self._wall_fits) else 1
+                    self.walls[i] = (n0, float((w * d0 + np.sign(dot) * d) / (w + 1)))
+                    self._wall_fits[i] = w + 1
+                elif far > abs(float(n0 @ camera) - d0):
                     self.walls[i] = (nrm, float(d))
+                    self._wall_fits[i] = 1
                 return
         self.walls.append((nrm, float(d)))
+        self._wall_fits.append(1)
         del self.walls[:-self.config.max_remembered_walls]
+        del self._wall_fits[:-self.config.max_remembered_walls]
 
     def _snap(self, nrm: np.ndarray) -> np.ndarray:
         """Snap a wall normal to the room's rectangular (Manhattan) frame -- the first
@@ -245,6 +258,7 @@ class GeometricSegmenter:
     def reset(self) -> None:
         """Forget remembered walls (a new environment)."""
         self.walls = []
+        self._wall_fits = []
         self._rng = np.random.default_rng(self.config.seed)
 
     # -- segmentation ----------------------------------------------------------------
