@@ -379,12 +379,18 @@ class _Parser:
             k += 1
         if k >= len(toks):
             return None
+        sides = {"left": "leftmost", "right": "rightmost", "front": "frontmost", "back": "backmost",
+                 "rear": "backmost", "top": "highest", "bottom": "lowest"}
         word = toks[k]
-        kind = {"left": "leftmost", "right": "rightmost", "front": "frontmost", "back": "backmost",
-                "rear": "backmost", "top": "highest", "bottom": "lowest"}.get(word)
+        kind = sides.get(word)
         if kind is None:
             return None
         k += 1
+        # "the back left corner": two sides; left/right separates more objects than depth
+        if k < len(toks) and toks[k] in sides and k + 1 < len(toks) and toks[k + 1] in _SIDE_NOUNS:
+            if sides[toks[k]] in ("leftmost", "rightmost"):
+                kind = sides[toks[k]]
+            k += 1
         while k < len(toks) and toks[k] in _SIDE_NOUNS | {"-", "hand"}:
             k += 1
         if k < len(toks) and toks[k] == "of":
@@ -486,6 +492,10 @@ class _Parser:
                 continue
             if tok in lx.COLOURS or tok in lx.ATTRIBUTE_WORDS:  # "the chair that is red"
                 constraints.append(_Constraint("attr", relation=lx.COLOUR_NORMAL.get(tok, tok)))
+                self.i += 1
+                continue
+            if tok in lx.COMPARATIVES and self.peek(1) == "than":
+                self.ignored.append(tok)  # "taller than the chair": compared with another object
                 self.i += 1
                 continue
             if tok in lx.SUPERLATIVE_WORDS and tok not in ("left", "right", "front", "back"):
@@ -804,8 +814,9 @@ class _Parser:
         frame = ast.FRAME_ANCHOR if rel in lx.INTRINSIC_BY_DEFAULT else ast.FRAME_VIEWER
         constraints.append(_Constraint("exclude_rel" if negated else "rel", rel, (anchor,), frame, joined))
         end_kind = lx.END_SUPERLATIVE.get(tuple(self.toks[start:start + n]))
-        if end_kind is not None and not negated:
-            constraints.append(_Constraint("superlative", relation=end_kind))
+        if end_kind is not None and not negated and target.superlative is None:
+            # like the target's own superlative adjectives: applied last
+            constraints.append(_Constraint("from_side", relation=end_kind))
         return True
 
     def parse_anchor_clauses(self, anchor: _NP, viewer_superlative: bool = False) -> None:
@@ -1076,6 +1087,23 @@ def _follow_up_sentence(p: _Parser, target: _NP, constraints: list[_Constraint])
     p.parse_modifiers(target, constraints)
 
 
+def _stranded_question(p: _Parser, target: _NP) -> tuple[_NP, list[_Constraint]] | None:
+    """"what is the bowl on" / "what's the lamp next to": a question whose noun phrase is
+    the anchor of a stranded preposition; the answer is the object in the inverse relation."""
+    if not p.toks or p.toks[0] not in ("what", "which") or not target.head or target.generic:
+        return None
+    r = p.relation_at()
+    if r is None or r[0] != "rel":
+        return None
+    after = p.i + r[2]
+    if after < len(p.toks) and p.toks[after] not in _SENTENCE_END | {","}:
+        return None
+    p.i = after
+    anchor = _NP(words=target.words, head=target.head, superlative=target.superlative, rank=target.rank,
+                 last=target.last, plural=target.plural)
+    return _NP(generic=True), [_Constraint("rel", lx.INVERSE_RELATION.get(r[1], "near"), (anchor,))]
+
+
 def _normalised_vocabulary(vocabulary: Iterable[str] | None) -> frozenset[str]:
     if not vocabulary:
         return frozenset()
@@ -1166,6 +1194,9 @@ def _parse_tokens(p: _Parser) -> tuple[ast.Node, _NP, bool]:
         p.parse_modifiers(other, other.constraints)
         target.union.append(other)
         target.plural = True
+    stranded = _stranded_question(p, target)
+    if stranded is not None:  # "what is the bowl on": the thing below the bowl
+        target, constraints = stranded
     p.parse_modifiers(target, constraints)
     while not p.at_end():
         if p.peek() in _SENTENCE_END:

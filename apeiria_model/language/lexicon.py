@@ -181,7 +181,7 @@ bring|bring me|get|get me|fetch|grab|pick up|pick|take|look at|look for|search f
 identify|highlight|detect|can you find|could you find|can you show me|
 could you show me|can you locate|please|i want|i need|i am looking for|i want to find|we need|give me|hand me|
 help me find|tell me|approach|head to|drive to|turn to|face|there is|there are|there's|this is|
-these are|it is|it 's|there 's|that is|ground|refer to|the object is|target is|please find|kindly|
+these are|it is|it 's|there 's|that is|ground|refer to|the object is|target is|the target is|the target object is|the object i mean is|please find|kindly|
 """.replace("\n", "").split("|") if p.strip()), key=len, reverse=True)
 
 DETERMINERS = frozenset("the a an this that these those some any one ones its their his her my your our".split())
