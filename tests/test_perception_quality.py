@@ -59,3 +59,19 @@ def test_a_parallel_plane_well_behind_the_remembered_one_replaces_it():
     seg._remember_wall(n, 0.05, cam)
     seg._remember_wall(n, 0.0, cam)
     assert len(seg.walls) == 1 and abs(seg.walls[0][1]) < 1e-6
+
+
+def test_leg_seen_apart_from_its_table_publishes_as_part_of_it():
+    rng = np.random.default_rng(3)
+    top = rng.uniform([0, 0, 0.7], [1.2, 0.8, 0.75], (2000, 3))     # table top, legs never joined
+    leg = rng.uniform([1.13, 0.72, 0.0], [1.17, 0.76, 0.45], (100, 3))  # at its corner, 4 cm thick
+    bottle = rng.uniform([2.0, 2.0, 0.0], [2.08, 2.08, 0.3], (100, 3))  # thin, but under nothing
+    m = ObjectMap(MapConfig(min_observations=1))
+    m.update([_seg(top), _seg(leg, 50), _seg(bottle, 200)])
+    scene = m.to_scene("s")
+    assert len(scene) == 2
+    table = max(scene.objects, key=lambda o: o.size[0])
+    assert table.center[2] - table.size[2] / 2 < 0.01  # the table now reaches the floor
+    off = ObjectMap(MapConfig(min_observations=1, leg_max_area=0.0))
+    off.update([_seg(top), _seg(leg, 50), _seg(bottle, 200)])
+    assert len(off.to_scene("s")) == 3

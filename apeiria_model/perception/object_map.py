@@ -55,6 +55,8 @@ class MapConfig:
     suppress_contained: float = 0.7     # do not publish objects this much inside a bigger one (0 = off)...
     on_top_margin: float = 0.05         # ...unless their bottom is within this of its top (resting on it)
     publish_merge_gap: float = 0.03     # publish same-label objects this close (m) as one (< 0 = off)
+    leg_max_area: float = 0.05          # publish a fragment under a bigger object's footprint (a leg) as part
+                                        # of it when its footprint is at most this share of the other's (0 = off)
 
 
 def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
@@ -397,10 +399,32 @@ class ObjectMap:
         np.fill_diagonal(inside, False)
         return list(~inside.any(axis=1))
 
+    def _underneath(self, boxes) -> list[tuple[int, int]]:
+        """(i, j) pairs where object i is a fragment under object j: thin (<= 12 cm
+        across), standing on the floor, its footprint inside j's (10 cm slack), tiny next
+        to j and not above j's top -- a table or chair leg seen apart from its top."""
+        frac = self.config.leg_max_area
+        n = len(boxes)
+        if frac <= 0 or n < 2:
+            return []
+        lo = np.array([b[0] for b in boxes])
+        hi = np.array([b[1] for b in boxes])
+        area = np.prod(np.maximum(hi[:, :2] - lo[:, :2], 1e-3), axis=1)
+        m = 0.1  # the top's box comes from its visible surface: legs stand at its very edge
+        inter = np.prod(np.clip(np.minimum(hi[:, None, :2], hi[None, :, :2] + m)
+                                - np.maximum(lo[:, None, :2], lo[None, :, :2] - m), 0, None), axis=-1)
+        thin = np.max(hi[:, :2] - lo[:, :2], axis=1) <= 0.12
+        standing = lo[:, 2] <= self.config.floor_height + self.config.floor_snap
+        under = ((inter >= 0.8 * area[:, None]) & (area[:, None] <= frac * area[None])
+                 & (thin & standing)[:, None] & (hi[:, None, 2] <= hi[None, :, 2] + 0.02))
+        np.fill_diagonal(under, False)
+        return [(int(i), int(j)) for i, j in zip(*np.nonzero(under))]
+
     def _label_groups(self, pub: list[MapObject], boxes) -> list[list[int]]:
         """Indices of published objects to publish as one: same learned label and boxes
         touching (within ``publish_merge_gap``) -- the frame and the face of one
-        whiteboard, two halves of a bookshelf. Publishing only; the map keeps both."""
+        whiteboard, two halves of a bookshelf -- and fragments under a bigger object
+        (``_underneath``: legs). Publishing only; the map keeps them apart."""
         n = len(pub)
         parent = list(range(n))
 
@@ -420,6 +444,8 @@ class ObjectMap:
                     d = np.clip(np.maximum(boxes[i][0] - boxes[j][1], boxes[j][0] - boxes[i][1]), 0, None)
                     if float(np.linalg.norm(d)) <= gap:
                         parent[find(i)] = find(j)
+        for i, j in self._underneath(boxes):
+            parent[find(i)] = find(j)
         groups: dict[int, list[int]] = {}
         for i in range(n):
             groups.setdefault(find(i), []).append(i)
