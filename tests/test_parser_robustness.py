@@ -83,6 +83,18 @@ DEV_CASES = [
     ("the cup off the counter by the sink", f"relate({F('cup')}, relate({F('counter')}, {F('sink')}, near), on)",
      "cup", False),
     ("the stool at the bar", f"relate({F('stool')}, {F('bar')}, near)", "stool", False),
+    ("could you grab the remote from the coffee table", f"relate({F('remote')}, {F(Q('coffee table'))}, on)",
+     "remote", False),
+    ("take the book from the shelf by the bed", f"relate({F('book')}, relate({F('shelf')}, {F('bed')}, near), on)",
+     "book", False),
+    ("bring me the mug from the kitchen", F("mug"), "mug", False),
+    ("the chairs facing each other", F("chair"), "chair", True),
+    ("how many chairs are around the table in total", f"count(relate({F('chair')}, {F('table')}, near))", "chair",
+     True),
+    ("how many chairs are around the table altogether", f"count(relate({F('chair')}, {F('table')}, near))",
+     "chair", True),
+    ("the cushion that's on the armchair by the window",
+     f"relate({F('cushion')}, relate({F('armchair')}, {F('window')}, near), on)", "cushion", False),
     # B. multi-sentence descriptions: the first sentence names the target, the rest constrain "it"
     ("this is a white cabinet. it is under the tv.", f"relate({F(Q('white cabinet'))}, {F('tv')}, under)",
      "white cabinet", False),
@@ -107,6 +119,11 @@ DEV_CASES = [
      f"superlative(relate({F(Q('gray armchair'))}, {F(Q('coffee table'))}, near), backmost)", "gray armchair",
      False),
     # C. room parts: never objects to filter
+    ("i mean the lamp standing in the corner behind the sofa", f"relate({F('lamp')}, {F('sofa')}, behind)", "lamp",
+     False),
+    ("the lamp on top of the bookcase in the corner", f"relate({F('lamp')}, {F('bookcase')}, on)", "lamp", False),
+    ("the frame leaning against the wall", F("frame"), "frame", False),
+    ("the bookcase along the wall on the left", f"superlative({F('bookcase')}, leftmost)", "bookcase", False),
     ("the clock on the wall", F("clock"), "clock", False),
     ("the painting on the far wall", f"superlative({F('painting')}, backmost)", "painting", False),
     ("the shelf on the left wall", f"superlative({F('shelf')}, leftmost)", "shelf", False),
@@ -187,6 +204,24 @@ def test_a_wall_the_scene_has_is_an_object():
     # ScanNet-style scans do label walls: then "the wall" is an object like any other
     out = parse_instruction("the picture on the wall", vocabulary=["picture", "wall"])
     assert out.program_text == f"relate({F('picture')}, {F('wall')}, on)"
+
+
+def test_abandoned_anchor_clauses_do_not_report_twice():
+    out = parse_instruction("the lamp on top of the bookcase in the corner", vocabulary=VOCAB)
+    assert out.ignored == ["in the corner"]
+
+
+@pytest.mark.parametrize("word", ["nightlight", "chaise", "thermos", "telly", "aircon", "rucksack", "settee"])
+def test_real_nouns_outside_the_vocabulary_are_not_snapped_onto_grammar_words(word):
+    out = parse_instruction(f"the {word}")
+    assert out.corrections == [] and out.target_concept == word
+
+
+@pytest.mark.parametrize("typo,fixed", [("cabnet", "cabinet"), ("windw", "window"), ("sofaa", "sofa"),
+                                        ("besdie", "beside"), ("benath", "beneath"), ("bewteen", "between")])
+def test_real_typos_are_still_corrected(typo, fixed):
+    out = parse_instruction(f"the {typo}")
+    assert (typo, fixed) in out.corrections
 
 
 def test_colloquial_words_are_not_typo_corrected():

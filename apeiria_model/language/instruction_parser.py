@@ -192,6 +192,7 @@ class _Parser:
         self.vocab_words = frozenset(w for v in vocabulary for w in v.split())
         self.ignored: list[str] = []
         self._last_ignored = -2                 # token index of the last skipped unknown word
+        self.take_command = False               # "grab / bring / take ...": "from X" means on X
 
     # -- token helpers -------------------------------------------------------------------
     def peek(self, k: int = 0) -> str | None:
@@ -232,6 +233,9 @@ class _Parser:
         if tok in _SENTENCE_END or tok in (",", "'s"):
             return True
         if tok in lx.CLAUSE_MARKERS or tok in lx.CONJUNCTIONS or tok in lx.NEGATIONS:
+            return True
+        if tok in ("altogether", "overall") or (tok == "in" and j + 1 < len(self.toks) and
+                                                self.toks[j + 1] in ("total", "all")):
             return True
         if tok in ("with", "from", "of", "than", "to", "at", "except", "having", "or", "there", "are", "is", "was",
                    "were", "which", "whose", "containing", "holding", "supporting", "if", "when", "as"):
@@ -567,6 +571,10 @@ class _Parser:
                 if anchor is None:
                     self.i = min(self.i, len(toks))
                 return True
+        if self.starts(("each", "other")) or self.starts(("one", "another")):
+            self.ignored.append(" ".join(toks[i:i + 2]))  # "facing each other": no pairwise operation
+            self.i += 2
+            return True
         r = self.relation_at()
         if r is not None and r[1] == "facing":
             j = i + r[2]
@@ -575,6 +583,10 @@ class _Parser:
             if j < len(toks) and toks[j] in _VIEWER_WORDS:
                 self.ignored.append(" ".join(toks[i:j + 1]))
                 self.i = j + 1
+                return True
+            if tuple(toks[j:j + 2]) in (("each", "other"), ("one", "another")):
+                self.ignored.append(" ".join(toks[i:j + 2]))  # no pairwise operation in the DSL
+                self.i = j + 2
                 return True
         # "than the table" after a comparative: no comparison operation in the DSL
         if toks[i] == "than":
@@ -656,7 +668,10 @@ class _Parser:
     def _parse_one_modifier(self, target: _NP, constraints: list[_Constraint], joined: bool,
                             negated: bool) -> bool:
         start = self.i
-        if self.peek() in lx.PARTICIPLES and self.peek(1) in _POSITION_PREPS:
+        if self.accept("in", "total") or self.accept("in", "all"):
+            return True  # counting words, not a place (an anchor's clause loop gives them back)
+        if self.peek() in lx.PARTICIPLES and (self.peek(1) in _POSITION_PREPS or
+                                               self.relation_at(self.i + 1) is not None):
             # "placed on the tv's left": the participle is not part of the relation phrase
             self.i += 1
             if self._parse_one_modifier(target, constraints, joined, negated):
@@ -737,6 +752,19 @@ class _Parser:
                 constraints.append(_Constraint("from_side", relation=kind))
                 return True
             self.i = start
+            if self.take_command:  # "grab the cup from the table": it is on the table now
+                self.i += 1
+                anchor = self.parse_np()
+                if anchor is not None and anchor.head and not anchor.generic:
+                    if " ".join(anchor.head) in lx.ROOM_WORDS and " ".join(anchor.head) not in self.vocab:
+                        return True  # "from the kitchen": the whole scene
+                    if self._room_part_constraint("on", anchor, start, constraints, negated):
+                        return True
+                    self.parse_anchor_clauses(anchor)
+                    constraints.append(_Constraint("exclude_rel" if negated else "rel", "on", (anchor,),
+                                                   joined_by_and=joined))
+                    return True
+                self.i = start
         # allocentric possessive: "on the bed's left (side)", "to the left of the bed's"
         if self.peek() in _POSITION_PREPS:
             save = self.i
@@ -825,6 +853,7 @@ class _Parser:
         "and ..." clauses, "closest to ..." and side phrases go back to the target."""
         while not self.at_end():
             save = self.i
+            n_ignored = len(self.ignored)
             if self.peek() in lx.CLAUSE_MARKERS:
                 self.i += 1
                 self.skip(lx.CORE_COPULAS)
@@ -849,6 +878,7 @@ class _Parser:
             if not self._parse_one_modifier(anchor, anchor.constraints, False, False) or \
                     len(anchor.constraints) == before:
                 self.i = save
+                del self.ignored[n_ignored:]  # the target's clauses will report them
                 return
 
     def _open_relation_at(self, j: int) -> bool:
@@ -998,6 +1028,8 @@ def _strip_commands(p: _Parser) -> None:
         changed = False
         for phrase in lx.COMMAND_PREFIXES:
             if p.starts(phrase):
+                if any(w in lx.TAKE_VERBS for w in phrase):
+                    p.take_command = True
                 p.i += len(phrase)
                 changed = True
                 break

@@ -89,6 +89,9 @@ END_SUPERLATIVE = {("at", "the", "far", "end", "of"): "backmost", ("at", "the", 
                    ("at", "the", "closer", "end", "of"): "frontmost",
                    ("at", "the", "nearer", "end", "of"): "frontmost"}
 
+# Commands that take an object away: "grab the cup from the table" = the cup on the table
+TAKE_VERBS = frozenset("grab get fetch bring take pick remove collect".split())
+
 # Comparatives that compare with another object ("bigger than the table"): the DSL has
 # no such operation, so "than ..." is reported as ignored.
 COMPARATIVES = frozenset("""bigger larger smaller taller shorter higher lower wider narrower longer
@@ -181,7 +184,7 @@ bring|bring me|get|get me|fetch|grab|pick up|pick|take|look at|look for|search f
 identify|highlight|detect|can you find|could you find|can you show me|
 could you show me|can you locate|please|i want|i need|i am looking for|i want to find|we need|give me|hand me|
 help me find|tell me|approach|head to|drive to|turn to|face|there is|there are|there's|this is|
-these are|it is|it 's|there 's|that is|ground|refer to|the object is|target is|the target is|the target object is|the object i mean is|please find|kindly|
+these are|it is|it 's|there 's|that is|ground|refer to|the object is|target is|the target is|i mean|i meant|i am talking about|i am referring to|can you grab|could you grab|can you get|could you get|can you bring me|could you bring me|can you bring|could you bring|can you fetch|could you fetch|can you pick up|could you pick up|would you grab|would you get|would you bring me|can you take|could you take|the target object is|the object i mean is|please find|kindly|
 """.replace("\n", "").split("|") if p.strip()), key=len, reverse=True)
 
 DETERMINERS = frozenset("the a an this that these those some any one ones its their his her my your our".split())
@@ -254,7 +257,7 @@ _IRREGULAR_PLURALS = {
 }
 _NO_STRIP = frozenset("glass grass bus gas lens canvas mattress dress chess class boss press cross "
                       "series species bus this is was has his its yes us plus status bias atlas "
-                      "cactus iris chassis compass".split())
+                      "cactus iris chassis compass thermos canvas lens".split())
 
 
 @functools.lru_cache(maxsize=8192)

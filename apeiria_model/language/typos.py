@@ -53,7 +53,11 @@ class TypoCorrector:
             if swapped in self.known:
                 return swapped
         # candidates of similar length only: cheaper, and avoids snapping to substrings
-        pool = [w for w in self._sorted if abs(len(w) - len(word)) <= 2]
+        # and the same first letter: typos rarely hit it, while real nouns the vocabulary
+        # lacks ("nightlight", "chaise") otherwise snap onto grammar words ("highlight", "case")
+        # ("case" for "chaise": two dropped letters in a short word is a different word, not a typo)
+        min_len = len(word) - (1 if len(word) < 8 else 2)
+        pool = [w for w in self._sorted if min_len <= len(w) <= len(word) + 2 and w[:1] == word[:1]]
         best = difflib.get_close_matches(word, pool, n=1, cutoff=self.cutoff)
         if best:
             return best[0]
