@@ -75,3 +75,40 @@ def test_leg_seen_apart_from_its_table_publishes_as_part_of_it():
     off = ObjectMap(MapConfig(min_observations=1, leg_max_area=0.0))
     off.update([_seg(top), _seg(leg, 50), _seg(bottle, 200)])
     assert len(off.to_scene("s")) == 3
+
+
+def _wall_frame(gap: float):
+    from apeiria_model.perception.frame import CameraIntrinsics
+    from apeiria_model.perception.projection import validate_frame
+    from apeiria_model.perception.toy_frames import ToyBox, look_at, render_boxes
+
+    wall = ToyBox((0.0, 3.05, 1.25), (5.0, 0.1, 2.5), (180, 180, 170))
+    left = ToyBox((-0.3, 2.97, 1.3), (0.5, 0.06, 0.8), (240, 240, 240))   # a window's frame...
+    right = ToyBox((0.2 + gap, 2.97, 1.3), (0.5, 0.06, 0.8), (60, 90, 200))  # ... and its blue glass
+    return validate_frame(render_boxes([wall, left, right], CameraIntrinsics.from_fov(320, 240),
+                                       look_at((0.0, 0.5, 1.4), (0.0, 3.0, 1.2))))
+
+
+def _pieces_with_ids(frame, segments, ids):
+    out = []
+    for s in segments:
+        got = set(np.unique(frame.instance_ids[s.pixels[:, 0], s.pixels[:, 1]]).tolist()) & ids
+        if got:
+            out.append(got)
+    return out
+
+
+def test_touching_pieces_hanging_on_one_wall_are_one_segment():
+    frame = _wall_frame(0.0)
+    on = GeometricSegmenter(GeometricConfig())
+    segs = on.segment(frame)
+    assert on.walls, "the wall box must be found as a wall"
+    assert _pieces_with_ids(frame, segs, {1, 2}) == [{1, 2}]
+    off = GeometricSegmenter(GeometricConfig(wall_hung_merge_gap=-1.0))
+    assert sorted(map(sorted, _pieces_with_ids(frame, off.segment(frame), {1, 2}))) == [[1], [2]]
+
+
+def test_separate_pieces_on_one_wall_stay_apart():
+    frame = _wall_frame(0.3)  # 30 cm apart on the wall: two pictures
+    segs = GeometricSegmenter(GeometricConfig()).segment(frame)
+    assert sorted(map(sorted, _pieces_with_ids(frame, segs, {1, 2}))) == [[1], [2]]

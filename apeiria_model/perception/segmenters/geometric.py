@@ -51,6 +51,7 @@ class GeometricConfig:
     min_pixels: int = 10             # smaller components (on the grid) are noise
     extend_to_walls: bool = True     # thin segments right in front of a wall reach back to it...
     wall_hung_depth: float = 0.25    # ...when all their points are within this of the wall
+    wall_hung_merge_gap: float = 0.05  # pieces hanging on one wall this close on it are one object (< 0 = off)
     support_split: bool = True       # split things standing on a surface off that surface...
     support_min_height: float = 0.012  # ...when they rise this far above it (smoothed z, metres)
     stack_merge: bool = True         # merge vertically stacked pieces of one object...
@@ -322,6 +323,7 @@ class GeometricSegmenter:
         flat_p = p.reshape(-1, 3)
         rows_all, cols_all = np.divmod(np.arange(labels.size), labels.shape[1])
         segments: list[Segment] = []
+        hung: list[tuple[int, int, np.ndarray]] = []  # (segment index, wall index, in-wall rectangle)
         for k in range(1, count + 1):
             if sizes[k] < cfg.min_pixels:
                 continue
@@ -333,26 +335,80 @@ class GeometricSegmenter:
             pix = np.stack([r, c], -1).astype(np.int32)
             cols = frame.color[r, c]
             if cfg.extend_to_walls:
-                pts, pix, cols = self._extend_to_wall(pts, pix, cols)
+                wall = self._hanging_on(pts)
+                if wall is not None:
+                    nrm, d = self.walls[wall]
+                    along = pts @ np.array([-nrm[1], nrm[0], 0.0], np.float32)
+                    hung.append((len(segments), wall, np.array([along.min(), along.max(), pts[:, 2].min(),
+                                                                pts[:, 2].max()])))
+                    pts, pix, cols = self._extend_to_wall(pts, pix, cols, wall)
             segments.append(Segment(pixels=pix, points=pts.astype(np.float32), colors=cols,
                                     label=None, confidence=None, segment_id=k, support_id=support_of.get(k)))
+        if cfg.wall_hung_merge_gap >= 0 and len(hung) > 1:
+            segments = _merge_hung(segments, hung, cfg.wall_hung_merge_gap)
         return segments
 
-    def _extend_to_wall(self, pts, pix, cols):
+    def _hanging_on(self, pts) -> int | None:
+        """Index of the known wall a thin segment hangs on (all its points within
+        ``wall_hung_depth`` of it), or None."""
+        lim = self.config.wall_hung_depth
+        for i, (nrm, d) in enumerate(self.walls):
+            dist = pts @ nrm - d
+            lo, hi = float(dist.min()), float(dist.max())
+            if hi - lo <= lim and min(abs(lo), abs(hi)) <= lim:
+                return i
+        return None
+
+    def _extend_to_wall(self, pts, pix, cols, wall: int):
         """A thin segment just in front of a known wall (picture, whiteboard, window, tv)
         hangs on it: add its points projected onto the wall, so its box reaches the wall
         (the back of a wall-hung object is never visible)."""
-        cfg = self.config
-        for nrm, d in self.walls:
-            dist = pts @ nrm - d
-            lo, hi = float(dist.min()), float(dist.max())
-            if hi - lo > cfg.wall_hung_depth or min(abs(lo), abs(hi)) > cfg.wall_hung_depth:
+        nrm, d = self.walls[wall]
+        dist = pts @ nrm - d
+        lo, hi = float(dist.min()), float(dist.max())
+        if np.sign(lo) != np.sign(hi) or min(abs(lo), abs(hi)) < 0.01:
+            return pts, pix, cols  # already touching the wall
+        proj = pts - dist[:, None] * nrm[None, :]
+        return np.concatenate([pts, proj]), np.concatenate([pix, pix]), np.concatenate([cols, cols])
+
+
+def _merge_hung(segments: list[Segment], hung, gap: float) -> list[Segment]:
+    """Join pieces hanging on the same wall whose rectangles on it touch (within
+    ``gap``): a window's frame and glass, a door's panel and its upper half, split by
+    colour or by a chair in front of them. Wall-hung objects are never stacked
+    against each other, so touching pieces on a wall are one object."""
+    parent = list(range(len(hung)))
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a in range(len(hung)):
+        for b in range(a + 1, len(hung)):
+            (_, wa, ra), (_, wb, rb) = hung[a], hung[b]
+            if wa != wb:
                 continue
-            if np.sign(lo) != np.sign(hi) or min(abs(lo), abs(hi)) < 0.01:
-                return pts, pix, cols  # already touching the wall
-            proj = pts - dist[:, None] * nrm[None, :]
-            return np.concatenate([pts, proj]), np.concatenate([pix, pix]), np.concatenate([cols, cols])
-        return pts, pix, cols
+            da = max(ra[0] - rb[1], rb[0] - ra[1])  # separation along the wall
+            dz = max(ra[2] - rb[3], rb[2] - ra[3])  # and vertically (negative = overlap)
+            if da <= gap and dz <= gap:
+                parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = {}
+    for a in range(len(hung)):
+        groups.setdefault(find(a), []).append(hung[a][0])
+    drop: set[int] = set()
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        members.sort()
+        parts = [segments[i] for i in members]
+        segments[members[0]] = Segment(
+            pixels=np.concatenate([s.pixels for s in parts]), points=np.concatenate([s.points for s in parts]),
+            colors=np.concatenate([s.colors for s in parts]), segment_id=parts[0].segment_id,
+            support_id=parts[0].support_id)
+        drop.update(members[1:])
+    return [s for i, s in enumerate(segments) if i not in drop]
 
 
 def _robust_range(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
