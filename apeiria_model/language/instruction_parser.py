@@ -395,8 +395,12 @@ class _Parser:
             if sides[toks[k]] in ("leftmost", "rightmost"):
                 kind = sides[toks[k]]
             k += 1
+        k_noun = k
         while k < len(toks) and toks[k] in _SIDE_NOUNS | {"-", "hand"}:
             k += 1
+        if k == k_noun and k < len(toks) and toks[k].isalpha() and toks[k] not in lx.FILLER and \
+                toks[k] not in _VIEWER_WORDS and not self._np_boundary(k):
+            return None  # "on the top shelf": the side word describes the next noun
         if k < len(toks) and toks[k] == "of":
             # "of the room" keeps the superlative reading; "of the bed" is a relation
             m = k + 1
@@ -408,6 +412,36 @@ class _Parser:
         if k < len(toks) and toks[k] == "'s":
             return None
         return kind, k - j
+
+    def _side_part_of(self, target: _NP, constraints: list[_Constraint], joined: bool, negated: bool) -> bool:
+        """'<prep> the (far) left end / edge / corner / part of <object>': the relation to
+        the object (on for "on", near otherwise) plus the side superlative, applied last."""
+        toks, start = self.toks, self.i
+        k = start
+        if k >= len(toks) or toks[k] not in _POSITION_PREPS:
+            return False
+        k += 1
+        if k < len(toks) and toks[k] == "the":
+            k += 1
+        while k < len(toks) and toks[k] in ("far", "very", "extreme"):
+            k += 1
+        kind = {"left": "leftmost", "right": "rightmost", "front": "frontmost", "back": "backmost",
+                "rear": "backmost", "top": "highest", "bottom": "lowest"}.get(toks[k] if k < len(toks) else "")
+        if kind is None or k + 2 >= len(toks) or toks[k + 1] not in ("end", "edge", "corner", "part", "half") \
+                or toks[k + 2] != "of":
+            return False
+        self.i = k + 3
+        anchor = self.parse_np()
+        if anchor is None or not anchor.head or anchor.generic or \
+                (anchor.head[-1] in lx.ROOM_WORDS and " ".join(anchor.head) not in self.vocab):
+            self.i = start
+            return False
+        self.parse_anchor_clauses(anchor)
+        rel = "on" if toks[start] == "on" else "near"
+        constraints.append(_Constraint("exclude_rel" if negated else "rel", rel, (anchor,), joined_by_and=joined))
+        if target.superlative is None and not negated:
+            constraints.append(_Constraint("from_side", relation=kind))
+        return True
 
     def _expect_np(self, what: str) -> _NP:
         np_ = self.parse_np()
@@ -539,6 +573,12 @@ class _Parser:
                 if j < len(toks) and toks[j] in ("have", "has", "contain", "hold", "see", "count", "notice", "spot"):
                     self.i = j + 1
                     return True
+        # "switched on", "turned off": a state the scene does not record
+        if toks[i] in ("switched", "turned") and i + 1 < len(toks) and toks[i + 1] in ("on", "off") and \
+                (i + 2 >= len(toks) or toks[i + 2] in _SENTENCE_END | {",", "and"}):
+            self.ignored.append(f"{toks[i]} {toks[i + 1]}")
+            self.i += 2
+            return True
         # "pushed in" / "tucked in" with nothing after: the chair is at its table, no anchor named
         if toks[i] in ("pushed", "tucked") and i + 1 < len(toks) and toks[i + 1] == "in" and \
                 (i + 2 >= len(toks) or toks[i + 2] in _SENTENCE_END | {",", "and"}):
@@ -779,6 +819,10 @@ class _Parser:
                                                    (anchor,), ast.FRAME_ANCHOR, joined))
                     return True
             self.i = save
+        # "on the left end of the sofa": on the sofa, the leftmost of those
+        end = self._side_part_of(target, constraints, joined, negated)
+        if end:
+            return True
         # "on the left", "in the far right corner of the room"
         side = self._side_phrase_at(self.i)
         if side is not None:
@@ -831,7 +875,7 @@ class _Parser:
                             f"'{' '.join(self.toks[start:start + n])}'")
         if anchor.generic and not anchor.words and anchor.head == [] and anchor.superlative is None:
             raise _Unparsed(f"relation '{' '.join(self.toks[start:start + n])}' names no object")
-        if rel in ("inside", "near") and " ".join(anchor.head) in lx.ROOM_WORDS and \
+        if rel in ("inside", "near") and anchor.head[-1:] and anchor.head[-1] in lx.ROOM_WORDS and \
                 " ".join(anchor.head) not in self.vocab and not anchor.superlative:
             return True  # "every lamp in the room": the room is the whole scene
         if self._room_part_constraint(rel, anchor, start, constraints, negated):
@@ -1089,6 +1133,18 @@ def _question(p: _Parser) -> tuple[str, str | None]:
     return "ground", None
 
 
+def _anchor_named(subj: _NP, target: _NP, constraints: list[_Constraint]) -> _NP | None:
+    """The anchor noun phrase a later sentence's subject names again (same head, not the
+    target's head), so that sentence's clauses describe the anchor."""
+    if not subj.head or subj.generic or subj.head == target.head:
+        return None
+    for c in constraints:
+        for a in c.anchors:
+            if isinstance(a, _NP) and a.head == subj.head:
+                return a
+    return None
+
+
 def _follow_up_sentence(p: _Parser, target: _NP, constraints: list[_Constraint]) -> None:
     """'It is placed next to the bed.' / 'The chair is brown.' / 'A lamp is on it.'"""
     _strip_commands(p)
@@ -1099,6 +1155,12 @@ def _follow_up_sentence(p: _Parser, target: _NP, constraints: list[_Constraint])
         return
     save = p.i
     subj = p.parse_np()
+    anchor = _anchor_named(subj, target, constraints) if subj is not None else None
+    if anchor is not None and (p.peek() in lx.CORE_COPULAS or p.relation_at() is not None):
+        # "the lamp on the desk. the desk is by the door.": the sentence describes the desk
+        p.skip(lx.COPULAS)
+        p.parse_modifiers(anchor, anchor.constraints)
+        return
     if subj is not None and (subj.generic or subj.head == target.head):
         if p.peek() in lx.COPULAS or p.relation_at() is not None or p.peek() in lx.CLAUSE_MARKERS:
             p.skip(lx.COPULAS)
