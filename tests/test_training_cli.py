@@ -34,5 +34,7 @@ def test_bad_set_and_bad_keys(capsys, tmp_path):
 
 def test_missing_dataset_is_reported(capsys, tmp_path):
     p = tmp_path / "s.yaml"
-    p.write_text(f"stage: 2\ndata: {{data_dir: {tmp_path / 'nodata'}, generate_if_missing: false}}\n")
+    p.write_text(f"stage: 2\nrun_dir: {tmp_path / 'run'}\n"
+                 f"data: {{data_dir: {tmp_path / 'nodata'}, generate_if_missing: false}}\n")
     assert "manifest.json missing" in _err(capsys, ["train", "--stage", "2", "--config", str(p)])
+    assert not (tmp_path / "run").exists()  # nothing written for a run that cannot start
