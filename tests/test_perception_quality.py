@@ -112,3 +112,23 @@ def test_separate_pieces_on_one_wall_stay_apart():
     frame = _wall_frame(0.3)  # 30 cm apart on the wall: two pictures
     segs = GeometricSegmenter(GeometricConfig()).segment(frame)
     assert sorted(map(sorted, _pieces_with_ids(frame, segs, {1, 2}))) == [[1], [2]]
+
+
+def test_missing_from_a_view_where_it_is_too_small_to_segment_is_not_stale():
+    from apeiria_model.perception.frame import CameraIntrinsics
+    from apeiria_model.perception.projection import validate_frame
+    from apeiria_model.perception.toy_frames import look_at, render_boxes
+
+    k = CameraIntrinsics.from_fov(320, 240)
+    book = np.random.default_rng(4).uniform([-0.08, 4.9, 0.0], [0.08, 5.1, 0.03], (200, 3))
+
+    def misses(eye) -> int:
+        m = ObjectMap(MapConfig(min_observations=1, stale_frames=3))
+        m.update([_seg(book)])
+        far = validate_frame(render_boxes([], k, look_at(eye, (0.0, 5.0, 0.0))))  # only the floor
+        for _ in range(3):
+            m.update([], far)
+        return len(m.objects)
+
+    assert misses((0.0, -1.0, 1.5)) == 1   # 6 m away: a few pixels, no evidence it left
+    assert misses((0.0, 4.3, 0.8)) == 0    # 1 m away and not seen: gone

@@ -46,6 +46,7 @@ class MapConfig:
     conflict_overlap: float = 0.6       # ...unless the voxel overlap is at least this
     stale_frames: int = 8               # in view but unseen this many frames in a row: drop
     visibility_margin: float = 0.10     # metres; occlusion test slack for the stale check
+    stale_min_area_px: float = 800.0    # ...which only counts views where it would cover this many pixels
     min_observations: int = 2           # frames an object needs before it is published
     floor_height: float = 0.0           # world z of the floor (boxes near it reach down to it)
     floor_snap: float = 0.10            # bottoms closer than this to the floor snap to it
@@ -335,6 +336,12 @@ class ObjectMap:
             # Visible = the sensor saw something at or behind the object's surface.
             visible = (d > 0) & (d > z[ok] - cfg.visibility_margin)
             if visible.sum() < 0.5 * len(pts):
+                continue
+            # Too small in this view to be segmented (a book on a desk across the room):
+            # not seeing it is no evidence. Area ~ voxels x (voxel footprint in pixels)^2.
+            zmed = float(np.median(z[ok]))
+            area = len(obj.keys) * (cfg.voxel_size * intr.fx / max(zmed, 1e-3)) ** 2
+            if area < cfg.stale_min_area_px:
                 continue
             obj.missed += 1
             if obj.missed >= cfg.stale_frames:
