@@ -845,6 +845,19 @@ class _Parser:
             if anchor is None:  # "the chair nearest" with nothing after: to the viewer
                 constraints.append(_Constraint("superlative", relation=rel))
                 return True
+            if is_room_part(anchor.head) and " ".join(anchor.head) not in self.vocab:
+                # "closest to the back wall" = backmost; "farthest from it" = the opposite side
+                rp = room_part("near", anchor.words or anchor.head, anchor.superlative)
+                if rp is not None and rp.action == "superlative" and rp.kind:
+                    kind_ = rp.kind if rel == "closest" else lx.OPPOSITE_KIND.get(rp.kind, rp.kind)
+                    constraints.append(_Constraint("superlative", relation=kind_))
+                elif anchor.head[-1] in ("floor", "ground", "ceiling"):
+                    low = "lowest" if anchor.head[-1] != "ceiling" else "highest"
+                    constraints.append(_Constraint(
+                        "superlative", relation=low if rel == "closest" else lx.OPPOSITE_KIND[low]))
+                else:
+                    self.ignored.append(" ".join(self.toks[start:self.i]))
+                return True
             self.parse_anchor_clauses(anchor)
             constraints.append(_Constraint("anchor", rel, (anchor,), joined_by_and=joined))
             return True
