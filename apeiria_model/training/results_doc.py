@@ -30,6 +30,16 @@ def main_table(rows: list[tuple[str, dict]]) -> str:
     return "\n".join(out)
 
 
+def ablation_table(rows: list[tuple[str, dict]]) -> str:
+    out = ["| configuration | accuracy | Acc@0.25 | F1@0.25 | parse rate | fully verified |", "|---|---|---|---|---|---|"]
+    for label, r in rows:
+        m = r.get("model", {})
+        out.append(f"| {label} | {_f(r['accuracy'])} | {_f(r['scanrefer']['acc@0.25']['overall'])} | "
+                   f"{_f(r['multi3drefer']['f1@0.25']['overall'])} | {_f(m.get('trace_parse_rate'))} | "
+                   f"{_f(m.get('fully_verified_share'))} |")
+    return "\n".join(out)
+
+
 def bucket_table(rows: list[tuple[str, dict]], key: str, title: str) -> str:
     names = []
     for _, r in rows:
@@ -64,7 +74,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     rows = []
     for item in a.eval:
-        label, path = item.split("=", 1)
+        label, path = item.rsplit("=", 1)
         rows.append((label, json.loads(Path(path).read_text())))
     if rows:
         print(main_table(rows), end="\n\n")
@@ -72,6 +82,7 @@ def main(argv=None) -> int:
         print(bucket_table(rows, "by_depth", "depth"), end="\n\n")
         print(bucket_table(rows, "by_target_kind", "targets"), end="\n\n")
         print(model_table(rows), end="\n\n")
+        print(ablation_table(rows), end="\n\n")
     if a.bench:
         print("```json\n" + json.dumps(json.loads(Path(a.bench).read_text()), indent=1) + "\n```")
     return 0
