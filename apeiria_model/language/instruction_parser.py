@@ -19,6 +19,11 @@ Grammar (informal; every word table lives in ``lexicon.py``)::
                  | "on the left" | "second from the left"         # superlatives
                  | clause markers / copulas / filler              # skipped
     sentence    := ("it" | "the" head) copula? modifier*          # "It is placed next to the bed."
+                 | "the" anchor-head copula? modifier*            # "The desk is by the door." (the anchor)
+    room parts  := walls / floor / corners / middle of the room   # never objects: room_parts.py
+                   ("on the far wall" -> backmost, "on the floor" -> on no object, else ignored)
+    skipped     := "in total", "in here", "facing me", "with its back to X", "than X"...
+                   (reported in ParseOutcome.ignored when they carry meaning)
 
 Modifiers attach to the target (the head noun), the reading Sr3D/ScanRefer annotators
 mean almost always ("the mug on the desk closest to the window" = the mug closest to
