@@ -107,6 +107,11 @@ def run(quick: bool = False) -> dict:
         for key in ("recall@0.25", "precision@0.25", "recall@0.5", "precision@0.5", "label_accuracy", "id_stability"):
             vals = [r[key] for r in per_room if r[key] is not None]
             agg[key] = float(np.mean(vals)) if vals else None
+        # Label accuracy pooled over every matched object of every room (the per-room
+        # mean above weighs a room with 2 matches like one with 25).
+        pairs = [(r["label_accuracy"] * r["matched"], r["matched"]) for r in per_room
+                 if r["label_accuracy"] is not None and r["matched"]]
+        agg["label_accuracy_pooled"] = (sum(c for c, _ in pairs) / sum(m for _, m in pairs)) if pairs else None
         lat = latency_stats(totals)
         agg["map_update_p50_ms"] = lat["p50_ms"]
         agg["map_update_p95_ms"] = lat["p95_ms"]
