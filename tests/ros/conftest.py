@@ -94,10 +94,23 @@ class RosHarness:
         self.rclpy.try_shutdown(context=self.context)
 
 
+# `make test` sets APEIRIA_REQUIRE_ROS=1: there, a missing rclpy or unbuilt interface is a
+# failed install step and must fail loudly, never skip quietly.
+REQUIRE_ROS = os.environ.get("APEIRIA_REQUIRE_ROS") == "1"
+
+
+def require_ros() -> None:
+    if ros_available():
+        return
+    why = "rclpy or the apeiria interfaces are not installed (scripts/setup.sh builds them)"
+    if REQUIRE_ROS:
+        pytest.fail(why + " and APEIRIA_REQUIRE_ROS=1")
+    pytest.skip(why, allow_module_level=True)
+
+
 @pytest.fixture(scope="session")
 def ros():
-    if not ros_available():
-        pytest.skip("rclpy or the apeiria interfaces are not installed (scripts/setup.sh builds them)")
+    require_ros()
     h = RosHarness()
     yield h
     h.close()

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-pytest.importorskip("sensor_msgs.msg")
-pytest.importorskip("apeiria.msg")
+from tests.ros.conftest import require_ros  # noqa: E402
+
+require_ros()
 
 from sensor_msgs.msg import Image  # noqa: E402
 
