@@ -173,3 +173,21 @@ def test_any_generation_gives_a_valid_result(pieces):
 
 
 _FUZZ_REASONER = NeuralReasoner(model=build_tiny_model())
+
+
+def test_shipped_checkpoint_through_load_reasoner(office_scene):
+    """The default checkpoint ships in the package and answers with the full contract."""
+    from apeiria_model.reasoning import load_reasoner
+    from apeiria_model.reasoning.neural import DEFAULT_CHECKPOINT
+
+    assert (DEFAULT_CHECKPOINT / "model.safetensors").stat().st_size < 25 * 1024 * 1024
+    r = load_reasoner("neural")
+    assert isinstance(r, NeuralReasoner) and r.name == "neural"
+    res = r.ground("the red mug on the desk", office_scene)
+    d = _check_contract(res)
+    assert d["status"] in ("ok", "no_match", "error") and d["verified"] in (True, False)
+    assert all(isinstance(s["verified"], bool) for s in d["steps"])
+    h = load_reasoner("hybrid")
+    assert isinstance(h, HybridReasoner)
+    hd = _check_contract(h.ground("the red mug on the desk", office_scene))
+    assert hd["reasoner"] == "hybrid" and hd["message"]
