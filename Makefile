@@ -13,7 +13,7 @@ demo: setup
 	$(VENV)/bin/apeiria demo
 
 test: setup
-	APEIRIA_REQUIRE_ROS=1 $(PY) -m pytest -q tests
+	APEIRIA_REQUIRE_ROS=1 APEIRIA_TEST_GEMMA=1 $(PY) -m pytest -q tests
 
 test-fast:
 	$(PY) -m pytest -q -x tests -m "not slow"
