@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from apeiria_model.programs import ast, parse_program
 from apeiria_model.programs.errors import ProgramExecutionError
 from apeiria_model.programs.trace import parse_trace, render_trace, step_reports, verify_trace
+from apeiria_model.reasoning.base import ground_safely
 from apeiria_model.reasoning.neural import NeuralReasoner
 from apeiria_model.reasoning.result import (STATUS_ERROR, STATUS_NO_MATCH, STATUS_OK, GroundingResult, Target)
 from apeiria_model.scene.model import Scene
@@ -37,16 +37,7 @@ class HybridReasoner:
         self.symbolic = symbolic
 
     def ground(self, instruction: str, scene: Scene) -> GroundingResult:
-        t0 = time.perf_counter()
-        try:
-            res = self._ground(instruction, scene)
-        except Exception as e:  # the protocol promises no exceptions
-            log.exception("hybrid reasoner failed")
-            res = GroundingResult(instruction if isinstance(instruction, str) else repr(instruction),
-                                  STATUS_ERROR, self.name, message=f"internal error: {type(e).__name__}: {e}")
-        res.reasoner = self.name
-        res.latency_ms = (time.perf_counter() - t0) * 1000.0
-        return res
+        return ground_safely(self.name, self._ground, instruction, scene, log)
 
     def _ground(self, instruction, scene) -> GroundingResult:
         n = self.neural.ground(instruction, scene)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import apeiria_model
 from apeiria_model.model.trace_format import ModelOutput, read_output
 from apeiria_model.programs.executor import Executor
 from apeiria_model.programs.trace import ParsedTrace, verify_trace
-from apeiria_model.reasoning.base import MAX_INSTRUCTION_CHARS
+from apeiria_model.reasoning.base import ground_safely, reject_bad_request
 from apeiria_model.reasoning.result import (STATUS_ERROR, STATUS_NO_MATCH, STATUS_OK, GroundingResult, StepReport,
                                             Target)
 from apeiria_model.scene.model import Scene
@@ -100,15 +99,7 @@ class NeuralReasoner:
         self.model.generate(self.model.processor.encode_prompt("the chair", s), max_new_tokens=2)
 
     def ground(self, instruction: str, scene: Scene) -> GroundingResult:
-        t0 = time.perf_counter()
-        try:
-            res = self._ground(instruction, scene)
-        except Exception as e:  # the protocol promises no exceptions
-            log.exception("neural reasoner failed")
-            res = GroundingResult(instruction if isinstance(instruction, str) else repr(instruction),
-                                  STATUS_ERROR, self.name, message=f"internal error: {type(e).__name__}: {e}")
-        res.latency_ms = (time.perf_counter() - t0) * 1000.0
-        return res
+        return ground_safely(self.name, self._ground, instruction, scene, log)
 
     # --- steps -------------------------------------------------------------------------
     def generate(self, instruction: str, scene: Scene) -> ModelOutput:
@@ -124,22 +115,9 @@ class NeuralReasoner:
         def fail(status: str, message: str, text: str = "") -> GroundingResult:
             return GroundingResult(text, status, self.name, message=message)
 
-        if not isinstance(instruction, str):
-            return fail(STATUS_ERROR, f"instruction must be a string, got {type(instruction).__name__}")
-        try:
-            instruction.encode("utf-8")
-        except UnicodeEncodeError:
-            return fail(STATUS_ERROR, "instruction is not valid UTF-8 (it contains lone surrogate characters)",
-                        instruction.encode("utf-8", "replace").decode("utf-8"))
-        if not instruction.strip():
-            return fail(STATUS_ERROR, "empty instruction", instruction)
-        if len(instruction) > MAX_INSTRUCTION_CHARS:
-            return fail(STATUS_ERROR, f"instruction too long: {len(instruction)} characters "
-                                      f"(at most {MAX_INSTRUCTION_CHARS})", instruction[:200] + "...")
-        if not isinstance(scene, Scene):
-            return fail(STATUS_ERROR, f"scene must be a Scene, got {type(scene).__name__}", instruction)
-        if len(scene) == 0:
-            return fail(STATUS_NO_MATCH, "the scene has no objects", instruction)
+        bad = reject_bad_request(self.name, instruction, scene)
+        if bad is not None:
+            return bad
         try:
             out = self.generate(instruction, scene)
         except (ProcessorError, ValueError) as e:

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from typing import Any
 
 from apeiria_model.language.instruction_parser import ParseOutcome, parse_instruction
 from apeiria_model.programs import ast
 from apeiria_model.programs.errors import ProgramExecutionError
-from apeiria_model.programs.executor import ExecStep, ExecutionResult, Executor
+from apeiria_model.programs.executor import ExecStep, Executor
 from apeiria_model.programs.trace import parse_trace, render_trace, step_reports, verify_trace
-from apeiria_model.reasoning.base import MAX_INSTRUCTION_CHARS
+from apeiria_model.reasoning.base import ground_safely, reject_bad_request
 from apeiria_model.reasoning.result import (STATUS_ERROR, STATUS_NO_MATCH, STATUS_OK, STATUS_UNPARSED,
-                                            GroundingResult, StepReport, Target)
+                                            GroundingResult, Target)
 from apeiria_model.scene.model import Scene
 
 log = logging.getLogger(__name__)
@@ -72,36 +71,15 @@ class SymbolicReasoner:
         return parse_instruction(instruction, vocabulary=vocab, relation_resolver=self.resolver)
 
     def ground(self, instruction: str, scene: Scene) -> GroundingResult:
-        t0 = time.perf_counter()
-        try:
-            res = self._ground(instruction, scene)
-        except Exception as e:  # the protocol promises no exceptions; report, do not crash
-            log.exception("symbolic reasoner failed")
-            res = GroundingResult(instruction if isinstance(instruction, str) else repr(instruction),
-                                  STATUS_ERROR, self.name, message=f"internal error: {type(e).__name__}: {e}")
-        res.latency_ms = (time.perf_counter() - t0) * 1000.0
-        return res
+        return ground_safely(self.name, self._ground, instruction, scene, log)
 
     def _ground(self, instruction: Any, scene: Any) -> GroundingResult:
         def fail(status: str, message: str, text: str = "") -> GroundingResult:
             return GroundingResult(text, status, self.name, message=message)
 
-        if not isinstance(instruction, str):
-            return fail(STATUS_ERROR, f"instruction must be a string, got {type(instruction).__name__}")
-        try:
-            instruction.encode("utf-8")
-        except UnicodeEncodeError:
-            return fail(STATUS_ERROR, "instruction is not valid UTF-8 (it contains lone surrogate characters)",
-                        instruction.encode("utf-8", "replace").decode("utf-8"))
-        if not instruction.strip():
-            return fail(STATUS_ERROR, "empty instruction", instruction)
-        if len(instruction) > MAX_INSTRUCTION_CHARS:
-            return fail(STATUS_ERROR, f"instruction too long: {len(instruction)} characters "
-                                      f"(at most {MAX_INSTRUCTION_CHARS})", instruction[:200] + "...")
-        if not isinstance(scene, Scene):
-            return fail(STATUS_ERROR, f"scene must be a Scene, got {type(scene).__name__}", instruction)
-        if len(scene) == 0:
-            return fail(STATUS_NO_MATCH, "the scene has no objects", instruction)
+        bad = reject_bad_request(self.name, instruction, scene)
+        if bad is not None:
+            return bad
 
         parsed = self.parse(instruction, scene)
         notes = []
