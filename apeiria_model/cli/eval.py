@@ -10,13 +10,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
+from apeiria_model.atomic_io import write_json_atomic
 from apeiria_model.cli.common import die, print_json
 
 REASONERS = ("symbolic", "neural", "hybrid")
@@ -94,19 +91,6 @@ def _load_external(args, loaders, category_map) -> tuple[list, dict, str]:
     return samples, loaders.load_scenes(args.scenes), name
 
 
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, ensure_ascii=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run(args) -> int:
     from apeiria_model.data.loaders import DatasetFormatError
     from apeiria_model.evaluation import EvaluationError, evaluate, print_report
@@ -136,7 +120,7 @@ def run(args) -> int:
     result = report.to_dict(include_queries=args.queries)
     if args.out:
         try:
-            _write_json_atomic(Path(args.out), result)
+            write_json_atomic(args.out, result, indent=1)
         except OSError as e:
             die(f"cannot write {args.out}: {e.strerror or e}")
     if args.json:

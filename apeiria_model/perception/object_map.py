@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from apeiria_model.atomic_io import write_json_atomic
 from apeiria_model.perception.colors import color_name
 from apeiria_model.perception.frame import RGBDFrame
 from apeiria_model.perception.projection import point_to_pixel
@@ -515,18 +515,7 @@ class ObjectMap:
 
     def save(self, path: str | os.PathLike) -> None:
         """Atomic write (temp file + rename): a crash never leaves half a map."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_dict(), f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomic(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, doc: Any) -> "ObjectMap":

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from apeiria_model.atomic_io import write_json_atomic
 from apeiria_model.scene.model import Scene, SceneObject, Viewpoint
 
 SCENE_FORMAT_VERSION = 1
@@ -192,15 +192,4 @@ def load_scene(path: str | os.PathLike) -> Scene:
 
 def save_scene(scene: Scene, path: str | os.PathLike, with_features: bool = False) -> None:
     """Write atomically (temp file + rename) so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(scene_to_dict(scene, with_features), f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, scene_to_dict(scene, with_features), indent=1)

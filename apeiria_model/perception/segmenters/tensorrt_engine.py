@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from apeiria_model.atomic_io import write_bytes_atomic
 from apeiria_model.perception.segmenters.onnx_runtime import INPUT_NAMES, OUTPUT_NAMES, onnx_spec
 
 
@@ -60,17 +59,6 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class EngineCache:
     """Engine files in ``cache_dir``, each with a JSON sidecar holding its key."""
 
@@ -102,8 +90,8 @@ class EngineCache:
                                     spec.extra_dim)
         if not engine:
             raise TensorRTUnavailable("TensorRT engine build failed (builder returned nothing)")
-        _atomic_write(engine_path, bytes(engine))
-        _atomic_write(meta_path, json.dumps(asdict(key), indent=1).encode())
+        write_bytes_atomic(engine_path, bytes(engine))
+        write_bytes_atomic(meta_path, json.dumps(asdict(key), indent=1).encode())
         # Engines for other GPUs / versions of the same ONNX stay: a shared cache folder
         # may serve several machines.
         return bytes(engine), True, key
