@@ -310,8 +310,12 @@ class GroundingNode:
                     if job.feedback is not None:
                         job.feedback("reasoning", 0, 0, f"reasoning with {job.reasoner} over {len(scene)} objects", None)
                     t0 = time.perf_counter()
+                    live = {}
+                    if job.feedback is not None and getattr(reasoner, "streams_trace", False):
+                        # neural decoding takes a while: each trace line goes out as the model writes it
+                        live["on_line"] = lambda line: job.feedback("thinking", 0, 0, line, None)
                     try:
-                        result = reasoner.ground(job.instruction, scene)
+                        result = reasoner.ground(job.instruction, scene, **live)
                     except Exception as e:  # the Reasoner contract says never raises; be safe anyway
                         result = _error_result(job.instruction, job.reasoner, f"reasoner failed: {type(e).__name__}: {e}")
                     if not result.latency_ms:

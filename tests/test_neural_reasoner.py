@@ -118,7 +118,7 @@ class _Scripted(NeuralReasoner):
         super().__init__(model=model)
         self.text = text
 
-    def generate(self, instruction, scene):
+    def generate(self, instruction, scene, on_line=None):
         return read_output(self.text, scene, 40)
 
 
@@ -191,3 +191,34 @@ def test_shipped_checkpoint_through_load_reasoner(office_scene):
     assert isinstance(h, HybridReasoner)
     hd = _check_contract(h.ground("the red mug on the desk", office_scene))
     assert hd["reasoner"] == "hybrid" and hd["message"]
+
+
+def test_trace_lines_stream_while_decoding_and_match_the_generation(office_scene):
+    """on_line sees every non-empty line of what the model wrote, in order, during decoding."""
+    r = NeuralReasoner()  # the shipped checkpoint: it writes real multi-line traces
+    seen: list[tuple[str, int]] = []
+    tokens_at_call: list[int] = []
+    original = r.model.generate
+
+    def spy_generate(*args, on_token=None, **kw):
+        def counting(tok):
+            tokens_at_call.append(tok)
+            on_token(tok)
+        return original(*args, on_token=counting if on_token else None, **kw)
+
+    r.model.generate = spy_generate
+    res = r.ground("the mug on the desk", office_scene,
+                   on_line=lambda line: seen.append((line, len(tokens_at_call))))
+    assert res.status in STATUSES
+    written = r.model.tokenizer.decode(tokens_at_call)
+    assert [line for line, _ in seen] == [ln.strip() for ln in written.split("\n") if ln.strip()]
+    assert len(seen) >= 3 and seen[0][0].startswith("<think>")
+    # streamed, not replayed at the end: the first line arrived before the last token
+    assert seen[0][1] < len(tokens_at_call)
+
+
+def test_hybrid_passes_the_line_stream_through(office_scene):
+    lines: list[str] = []
+    h = HybridReasoner(neural=NeuralReasoner())
+    res = h.ground("the mug on the desk", office_scene, on_line=lines.append)
+    assert res.reasoner == "hybrid" and lines and lines[0].startswith("<think>")

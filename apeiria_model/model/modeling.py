@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -127,8 +128,13 @@ class ApeiriaForGrounding(nn.Module):
 
     @torch.inference_mode()
     def generate(self, prompt: EncodedPrompt, max_new_tokens: int | None = None, temperature: float = 0.0,
-                 num_samples: int = 1, top_k: int = 0, generator: torch.Generator | None = None) -> Generation:
-        """Decode ``num_samples`` continuations of one prompt (greedy when temperature == 0)."""
+                 num_samples: int = 1, top_k: int = 0, generator: torch.Generator | None = None,
+                 on_token: Callable[[int], None] | None = None) -> Generation:
+        """Decode ``num_samples`` continuations of one prompt (greedy when temperature == 0).
+
+        ``on_token`` is called with each new token id of the first sample as soon as it is
+        chosen (not with the end-of-sequence token): live progress for long generations.
+        """
         max_new = int(max_new_tokens or self.config.max_new_tokens)
         was_training = self.training
         self.eval()
@@ -141,6 +147,8 @@ class ApeiriaForGrounding(nn.Module):
             done = torch.zeros(num_samples, dtype=torch.bool)
             for _ in range(max_new):
                 tok = _pick(logits, temperature, top_k, generator)
+                if on_token is not None and not done[0] and int(tok[0]) != eos:
+                    on_token(int(tok[0]))
                 for i in range(num_samples):
                     if not done[i]:
                         if int(tok[i]) == eos:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Callable
 
 from apeiria_model.programs import ast, parse_program
 from apeiria_model.programs.errors import ProgramExecutionError
@@ -36,11 +37,13 @@ class HybridReasoner:
             symbolic = SymbolicReasoner(matcher=matcher)
         self.symbolic = symbolic
 
-    def ground(self, instruction: str, scene: Scene) -> GroundingResult:
-        return ground_safely(self.name, self._ground, instruction, scene, log)
+    streams_trace = True  # the neural pass reports its trace lines while decoding
 
-    def _ground(self, instruction, scene) -> GroundingResult:
-        n = self.neural.ground(instruction, scene)
+    def ground(self, instruction: str, scene: Scene, on_line: Callable[[str], None] | None = None) -> GroundingResult:
+        return ground_safely(self.name, lambda i, s: self._ground(i, s, on_line), instruction, scene, log)
+
+    def _ground(self, instruction, scene, on_line=None) -> GroundingResult:
+        n = self.neural.ground(instruction, scene, on_line=on_line)
         if n.status == STATUS_ERROR and not n.trace:
             # bad input (not a model failure): the symbolic reasoner reports it in its own words
             s = self.symbolic.ground(instruction, scene)

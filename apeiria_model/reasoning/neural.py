@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import apeiria_model
 from apeiria_model.model.trace_format import ModelOutput, read_output
@@ -76,10 +76,40 @@ def _exec_text(step) -> str:
     return f"Step {step.index}: {v}"
 
 
+class TraceLineStream:
+    """Turns token ids, as the model chooses them, into completed trace lines.
+
+    A line is reported once its newline has been generated, so a watcher (the ROS
+    action's feedback) sees the plan and each execution step while decoding goes on.
+    """
+
+    def __init__(self, tokenizer, on_line: Callable[[str], None]):
+        self.tokenizer = tokenizer
+        self.on_line = on_line
+        self.ids: list[int] = []
+        self.lines_done = 0
+
+    def __call__(self, token_id: int) -> None:
+        self.ids.append(token_id)
+        if "\n" in self.tokenizer.decode([token_id]):
+            self._emit(self.tokenizer.decode(self.ids).split("\n")[:-1])
+
+    def flush(self) -> None:
+        """Report the last line when decoding stopped without a newline after it."""
+        self._emit(self.tokenizer.decode(self.ids).split("\n"))
+
+    def _emit(self, lines: list[str]) -> None:
+        new, self.lines_done = lines[self.lines_done:], max(self.lines_done, len(lines))
+        for line in new:
+            if line.strip():
+                self.on_line(line.strip())
+
+
 class NeuralReasoner:
     """Reasoner protocol over an :class:`ApeiriaForGrounding` checkpoint."""
 
     name = "neural"
+    streams_trace = True  # ground(..., on_line=f) reports trace lines while decoding
 
     def __init__(self, checkpoint: str | Path | None = None, model=None, verify: bool = True,
                  max_new_tokens: int | None = None, matcher=None):
@@ -98,18 +128,22 @@ class NeuralReasoner:
         s = Scene("warmup", (SceneObject(0, "chair", (0.0, 0.0, 0.45), (0.5, 0.5, 0.9)),))
         self.model.generate(self.model.processor.encode_prompt("the chair", s), max_new_tokens=2)
 
-    def ground(self, instruction: str, scene: Scene) -> GroundingResult:
-        return ground_safely(self.name, self._ground, instruction, scene, log)
+    def ground(self, instruction: str, scene: Scene, on_line: Callable[[str], None] | None = None) -> GroundingResult:
+        """``on_line`` (optional) receives each trace line as soon as the model has written it."""
+        return ground_safely(self.name, lambda i, s: self._ground(i, s, on_line), instruction, scene, log)
 
     # --- steps -------------------------------------------------------------------------
-    def generate(self, instruction: str, scene: Scene) -> ModelOutput:
+    def generate(self, instruction: str, scene: Scene, on_line: Callable[[str], None] | None = None) -> ModelOutput:
         """Decode and read one trace (raises ProcessorError for unusable input)."""
         prompt = self.model.processor.encode_prompt(instruction, scene)
-        g = self.model.generate(prompt, max_new_tokens=self.max_new_tokens)
+        stream = TraceLineStream(self.model.tokenizer, on_line) if on_line is not None else None
+        g = self.model.generate(prompt, max_new_tokens=self.max_new_tokens, on_token=stream)
+        if stream is not None:
+            stream.flush()
         self.last_generation_tokens = len(g.token_ids[0])
         return read_output(g.texts[0], scene, len(g.token_ids[0]), g.finished[0])
 
-    def _ground(self, instruction: Any, scene: Any) -> GroundingResult:
+    def _ground(self, instruction: Any, scene: Any, on_line: Callable[[str], None] | None = None) -> GroundingResult:
         from apeiria_model.model.processor import ProcessorError
 
         def fail(status: str, message: str, text: str = "") -> GroundingResult:
@@ -119,7 +153,7 @@ class NeuralReasoner:
         if bad is not None:
             return bad
         try:
-            out = self.generate(instruction, scene)
+            out = self.generate(instruction, scene, on_line)
         except (ProcessorError, ValueError) as e:
             return fail(STATUS_ERROR, str(e), instruction)
         return self.result_from_output(instruction, scene, out)

@@ -92,6 +92,29 @@ def test_action_reports_each_step_as_feedback(ros, grounding):
     client.destroy()
 
 
+def test_action_streams_neural_trace_lines_before_the_result(ros, grounding):
+    """With the neural reasoner the trace arrives line by line as feedback while the model decodes."""
+    from rclpy.action import ActionClient
+
+    from apeiria.action import Ground
+
+    client = ActionClient(ros.node, Ground, "/apeiria/ground_action")
+    assert client.wait_for_server(timeout_sec=30)
+    feedback = []
+    goal = Ground.Goal(instruction="the mug on the desk", reasoner="neural")
+    handle = ros.wait_future(client.send_goal_async(goal, feedback_callback=lambda f: feedback.append(f.feedback)))
+    assert handle.accepted
+    res = ros.wait_future(handle.get_result_async(), 120).result.result
+    assert res.reasoner == "neural" and res.status in ("ok", "no_match", "error"), res.message
+    wait_until(lambda: any(f.stage == "step" for f in feedback) or not res.steps, 10, what="step feedback")
+    stages = [f.stage for f in feedback]
+    thinking = [f.text for f in feedback if f.stage == "thinking"]
+    assert thinking and thinking[0].startswith("<think>"), stages
+    if "step" in stages:  # live lines come first, verified steps after the reasoner returns
+        assert max(i for i, st in enumerate(stages) if st == "thinking") < stages.index("step")
+    client.destroy()
+
+
 def test_topic_path_publishes_result_markers_and_a_free_goal(ros, grounding):
     from geometry_msgs.msg import PoseStamped
     from std_msgs.msg import String
