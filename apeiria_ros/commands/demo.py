@@ -95,6 +95,15 @@ def best_gt_match(target, gt_scene):
     return best, box_iou(target.center, target.size, best.center, best.size)
 
 
+def _oracle_summary(res) -> str:
+    """One line: what the same reasoner answers on perfect perception (the oracle scene)."""
+    if res.answer is not None:
+        return f"{res.status}: {res.answer}"
+    if res.targets:
+        return f"{res.status}: " + ", ".join(f"object {t.id} ({t.label})" for t in res.targets)
+    return f"{res.status}" + (f" ({res.message})" if res.message else "")
+
+
 def run(args) -> int:
     from rich.console import Console
     from rich.panel import Panel
@@ -190,7 +199,11 @@ def _demo(console, Panel, group, gt, queries, out, args, t_start) -> int:
         perceived = msg_to_scene(maps[-1])
         console.print(f"map: [bold]{len(perceived)}[/] objects perceived ({len(gt)} in the simulated scene) "
                       f"after {time.monotonic() - t_start:.1f} s")
-        # 2. ask
+        # 2. ask. The same instruction is also grounded in-process on the simulator's ground
+        # truth, so a wrong or missing answer shows whether perception or reasoning failed.
+        from apeiria_model.reasoning import load_reasoner
+
+        oracle = load_reasoner("symbolic")
         results_path = out / "results.jsonl"
         answered = 0
         with results_path.open("w", encoding="utf-8") as rf:
@@ -216,6 +229,7 @@ def _demo(console, Panel, group, gt, queries, out, args, t_start) -> int:
                                  f"{gt_txt}")
                 if r.message:
                     lines.append(f"[yellow]note[/] {r.message}")
+                lines.append(f"[cyan]on the simulator's ground truth[/] {_oracle_summary(oracle.ground(q, gt))}")
                 png = out / f"demo_{i:02d}.png"
                 draw_topdown(perceived, png, highlight_ids=r.target_ids, title=q, other_scene=gt,
                              labels=("perceived map", "simulated scene"))

@@ -24,6 +24,8 @@ def test_demo_runs_and_cleans_up(ros_env, tmp_path):
         assert d["status"] in ("ok", "no_match", "unparsed") and d["trace"]
     assert len(list(out.glob("demo_*.png"))) == 3
     assert "instructions answered" in p.stdout
+    # each answer is compared with the same reasoner on the simulator's ground truth
+    assert p.stdout.count("on the simulator's ground truth") == 3
     # every node process of this demo is gone (they carry the demo's ROS_LOG_DIR)
     from pathlib import Path
 
