@@ -17,11 +17,25 @@ from dataclasses import dataclass
 
 from apeiria_model.programs.trace import NO_MATCH, ParsedTrace, box_line, parse_trace
 from apeiria_model.scene.model import Scene
-from apeiria_model.training.rewards import OutputStructure
 
 IDS_PREFIX = "IDs:"
 _ANSWER_RE = re.compile(r"<answer>\n?(.*?)\n?</answer>", re.S)
 _IDS_LINE = re.compile(r"^IDs:\s*([0-9][0-9,\s]*)$")
+
+
+@dataclass
+class OutputStructure:
+    """What the format reward looks at, filled from a generated text by read_output."""
+
+    has_thinking: bool = False
+    has_plan: bool = False
+    has_execution: bool = False
+    has_answer: bool = False
+    in_order: bool = False        # thinking (plan before execution) before answer
+    answer_ids: list[int] | None = None   # None: answer missing or unparseable
+    answer_says_none: bool = False
+    n_tokens: int = 0
+    finished: bool = True         # ended with <eos> rather than at the token limit
 
 
 def to_model_target(trace: str, thinking: bool = True) -> str:

@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from apeiria_model.model.trace_format import OutputStructure  # noqa: F401 - what format_reward scores
 from apeiria_model.scene.geometry import box_iou
 from apeiria_model.scene.model import Scene
 
@@ -109,21 +110,6 @@ def grounding_reward(pred_ids: Sequence[int] | None, gt_ids: Sequence[int], scen
     extras = (len(pred) - len(rows)) + len(invalid)
     reward = matched / len(gt) + cfg.id_bonus * correct / len(gt) - cfg.extra_penalty * extras / n_pred_all
     return GroundingBreakdown(reward, matched / len(gt), correct, extras, invalid)
-
-
-@dataclass
-class OutputStructure:
-    """What the format reward looks at, filled from a generated text by the trace adapter."""
-
-    has_thinking: bool = False
-    has_plan: bool = False
-    has_execution: bool = False
-    has_answer: bool = False
-    in_order: bool = False        # thinking (plan before execution) before answer
-    answer_ids: list[int] | None = None   # None: answer missing or unparseable
-    answer_says_none: bool = False
-    n_tokens: int = 0
-    finished: bool = True         # ended with <eos> rather than at the token limit
 
 
 def format_reward(s: OutputStructure, cfg: RewardConfig | None = None) -> float:
