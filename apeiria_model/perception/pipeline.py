@@ -12,6 +12,7 @@ FrameReport with ``error`` set; the map is untouched.
 
 from __future__ import annotations
 
+import collections
 import time
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from apeiria_model.perception.segmenters.geometric import GeometricConfig, Geome
 from apeiria_model.scene.model import Scene
 
 SEGMENTERS = ("geometric", "learned")
+REPORT_HISTORY = 1000  # per-frame reports kept by PerceptionPipeline.reports
 
 
 class ConfigError(ValueError):
@@ -156,7 +158,8 @@ class PerceptionPipeline:
         self.segmenter = segmenter if segmenter is not None else build_segmenter(self.config)
         self.map = ObjectMap(self.config.map)
         self.frames = 0
-        self.reports: list[FrameReport] = []
+        # The last REPORT_HISTORY frames only: a node runs for hours at 15 Hz.
+        self.reports: collections.deque[FrameReport] = collections.deque(maxlen=REPORT_HISTORY)
 
     @classmethod
     def from_yaml(cls, path: str | Path, segmenter: str | None = None) -> "PerceptionPipeline":
@@ -176,7 +179,14 @@ class PerceptionPipeline:
             self.reports.append(rep)
             return rep
         t1 = time.perf_counter()
-        segments = self.segmenter.segment(f)
+        try:
+            segments = self.segmenter.segment(f)
+        except Exception as e:  # noqa: BLE001 - a segmenter bug on one frame must not stop a node's stream
+            rep.error = f"segmentation failed: {type(e).__name__}: {e}"
+            rep.objects = len(self.map)
+            rep.timings_ms["total"] = (time.perf_counter() - t0) * 1e3
+            self.reports.append(rep)
+            return rep
         t2 = time.perf_counter()
         stats = self.map.update(segments, f)
         t3 = time.perf_counter()
@@ -202,7 +212,7 @@ class PerceptionPipeline:
         if hasattr(base, "reset"):
             base.reset()
         self.frames = 0
-        self.reports = []
+        self.reports.clear()
 
     def save_map(self, path: str | Path) -> None:
         self.map.save(path)

@@ -181,6 +181,7 @@ class GeometricSegmenter:
             if best_inl is None or best_inl.sum() < 100:
                 break
             nrm, d = best
+            tested = best_inl
             ip = pts[best_inl]
             for _ in range(2):  # refine on the tight inliers (least squares, kept vertical)
                 if len(ip) < 3:
@@ -194,12 +195,17 @@ class GeometricSegmenter:
                 d = float(np.median(ip @ nrm))
                 best_inl = np.abs(pts @ nrm - d) < ptol
                 ip = pts[best_inl]
+            if len(ip) < 3:
+                # The refit snapped away from every point (a slanted surface): no plane
+                # here; drop the RANSAC inliers so they are not tried again.
+                cand.flat[idx[tested]] = False
+                continue
+            # Remove the tested inliers from candidates whether or not they form a wall.
+            cand.flat[idx[best_inl]] = False
             along = ip[:, :2] @ np.array([-nrm[1], nrm[0]])
             a0, a1 = _robust_range(along)
             z0, z1 = _robust_range(ip[:, 2])
             width, height = a1 - a0, z1 - z0
-            # Remove the tested inliers from candidates whether or not they form a wall.
-            cand.flat[idx[best_inl]] = False
             if width < cfg.wall_min_width or height < cfg.wall_min_height:
                 continue
             # Nothing is seen through a wall: a plane with many points behind it is the
