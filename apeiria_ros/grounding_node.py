@@ -28,6 +28,7 @@ from apeiria_ros.conversions.geometry import yaw_to_quat
 from apeiria_ros.conversions.result import STATUS_BUSY, result_to_msg, step_to_msg
 from apeiria_ros.conversions.scene import SceneMessageError, msg_to_scene
 from apeiria_ros.env import resolve_path
+from apeiria_ros.heap import freeze_heap
 from apeiria_ros.instructions import InstructionError, check_instruction, decode_string_cdr
 from apeiria_ros.params import Param
 
@@ -265,6 +266,7 @@ class GroundingNode:
                 reasoner = reasoners.load(name)  # raises ReasonerUnavailable
                 self._warm_up(reasoner)
                 self._reasoners[name] = reasoner
+                freeze_heap()  # the model's objects are long-lived: keep GC pauses off requests
             return self._reasoners[name]
 
     @staticmethod

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from apeiria_ros.heap import freeze_heap
+
 
 def spin_node(factory, argv: list[str] | None = None, threads: int = 4) -> int:
     import rclpy
@@ -14,6 +16,9 @@ def spin_node(factory, argv: list[str] | None = None, threads: int = 4) -> int:
     wrapper = None
     try:
         wrapper = factory()
+        # Models and ROS types loaded by the constructor live as long as the node:
+        # exempt them from full GC passes (see apeiria_ros/heap.py).
+        freeze_heap()
         executor = MultiThreadedExecutor(num_threads=threads)
         executor.add_node(wrapper.node)
         executor.spin()

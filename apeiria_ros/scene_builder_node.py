@@ -13,6 +13,7 @@ camera_info, out-of-order stamps) is reported on /diagnostics and the node keeps
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
 import time
@@ -88,6 +89,7 @@ class SceneBuilderNode:
         self.counters = {"color_received": 0, "depth_received": 0, "frames_paired": 0, "frames_processed": 0,
                          "frames_rejected": 0, "frames_dropped": 0, "maps_saved": 0}
         self.last_problem = ""
+        self._frame_ms: collections.deque[float] = collections.deque(maxlen=300)  # last ~20 s at 15 Hz
         self._camera_info = None
         self._last_stamp = float("-inf")
         self.sync = ApproximateSync(float(cfg["sync_slop"]), float(cfg["pose_slop"]))
@@ -262,8 +264,10 @@ class SceneBuilderNode:
 
         frame = RGBDFrame(color=job.color, depth=np.nan_to_num(job.depth, nan=0.0), intrinsics=job.intrinsics,
                           camera_to_world=job.pose, stamp=job.stamp, frame_id=job.frame_id)
+        t0 = time.perf_counter()
         with self._map_lock:
             report = self.pipeline.process(frame)
+        self._frame_ms.append((time.perf_counter() - t0) * 1000.0)
         if not report.ok:
             self._reject(f"perception rejected the frame: {report.error}")
             return
@@ -301,8 +305,11 @@ class SceneBuilderNode:
         arr.header.stamp = self.node.get_clock().now().to_msg()
         st = DiagnosticStatus(level=bytes([level]), name=f"apeiria/{self.node.get_name()}", message=text,
                               hardware_id="apeiria")
+        times = list(self._frame_ms)
         vals = dict(self.counters, queue_depth=self.worker.depth if hasattr(self, "worker") else 0,
-                    map_objects=len(self.pipeline.map), last_problem=self.last_problem)
+                    map_objects=len(self.pipeline.map), last_problem=self.last_problem,
+                    perception_ms_p50=f"{np.percentile(times, 50):.1f}" if times else "",
+                    perception_ms_p95=f"{np.percentile(times, 95):.1f}" if times else "")
         st.values = [KeyValue(key=k, value=str(v)) for k, v in vals.items()]
         arr.status = [st]
         self.pub_diag.publish(arr)

@@ -51,6 +51,13 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _float(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
 def _pct(xs, q):
     return round(float(np.percentile(xs, q)), 3) if len(xs) else None
 
@@ -223,6 +230,10 @@ def bench_sensor(env, node, tmp: Path, duration: float, rate: float = 15.0, n_fr
             "max_queue_depth": depth_max, "queue_size": 4,
             "rss_start_mb": round(rss[0], 1), "rss_end_mb": round(rss[-1], 1),
             "rss_growth_second_half_mb": round(rss[-1] - rss[half], 1),
+            # every 30 s: growth that levels off (allocator warm-up) vs a leak that keeps going
+            "rss_trace_mb": [round(x, 1) for x in rss[::30]],
+            "perception_ms_p50_last_20s": _float(c1.get("perception_ms_p50")),
+            "perception_ms_p95_last_20s": _float(c1.get("perception_ms_p95")),
             "map_objects": int(c1.get("map_objects", 0)), "last_problem": c1.get("last_problem", "")}
 
 
