@@ -58,6 +58,7 @@ class MapConfig:
     publish_merge_gap: float = 0.03     # publish same-label objects this close (m) as one (< 0 = off)
     leg_max_area: float = 0.05          # publish a fragment under a bigger object's footprint (a leg) as part
                                         # of it when its footprint is at most this share of the other's (0 = off)
+    color_gain: float = 1.0             # camera exposure for colour names (colors.color_name): 1 = white reads white
 
 
 def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
@@ -493,7 +494,7 @@ class ObjectMap:
                 1, int(sum(m.hits.sum() for m in members)))
             objs.append(SceneObject(
                 id=rep.id, label=label, center=tuple(float(x) for x in c), size=tuple(float(x) for x in s),
-                color=color_name(rgb), score=float(score),
+                color=color_name(rgb, self.config.color_gain), score=float(score),
                 features=None if feat is None else tuple(float(x) for x in feat)))
         objs.sort(key=lambda o: o.id)
         return Scene(scene_id, tuple(objs), frame_id)

@@ -13,6 +13,7 @@ FrameReport with ``error`` set; the map is untouched.
 from __future__ import annotations
 
 import collections
+import math
 import time
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -115,6 +116,8 @@ def _build(cls, doc: Any, prefix: str):
             raise ConfigError(f"need 0 <= min_depth < max_depth, got {obj.min_depth}, {obj.max_depth}")
     if cls is MapConfig and obj.voxel_size <= 0:
         raise ConfigError(f"{prefix}voxel_size must be > 0")
+    if cls is MapConfig and not (math.isfinite(obj.color_gain) and obj.color_gain > 0):
+        raise ConfigError(f"{prefix}color_gain must be a finite number > 0, got {obj.color_gain!r}")
     if cls is GeometricConfig and obj.grid_width < 8:
         raise ConfigError(f"{prefix}grid_width must be >= 8")
     return obj
