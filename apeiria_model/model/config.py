@@ -90,6 +90,9 @@ class ApeiriaConfig:
     box_scale: float = 8.0             # metres mapped to one period of the lowest band
     object_mlp_hidden: int = 256
     max_objects: int = 128
+    # pointer/copy head for object IDs (model/pointer.py); False = plain LM head (older checkpoints)
+    pointer_head: bool = False
+    pointer_dim: int = 128
     # text side
     vocab_size: int = 2048             # small backbone: the trained tokenizer's size
     trace_style: str = "compact"
@@ -113,6 +116,10 @@ class ApeiriaConfig:
             raise ConfigError("trace_style must be 'compact' or 'full'")
         if self.max_new_tokens <= 0:
             raise ConfigError("max_new_tokens must be > 0")
+        if not isinstance(self.pointer_head, bool):
+            raise ConfigError(f"pointer_head must be true or false, got {self.pointer_head!r}")
+        if self.pointer_dim <= 0:
+            raise ConfigError("pointer_dim must be > 0")
         return self
 
     # --- (de)serialisation ------------------------------------------------------------

@@ -34,15 +34,18 @@ class LlamaKVDecoder:
     def supports(lm) -> bool:
         return type(lm).__name__ == "LlamaForCausalLM" and hasattr(lm.model, "rotary_emb")
 
-    def new_cache(self, batch: int, max_len: int, dtype=torch.float32):
+    def new_cache(self, batch: int, max_len: int, dtype=torch.float32, device=None):
         shape = (len(self.layers), batch, self.n_kv, max_len, self.head_dim)
-        return {"k": torch.zeros(shape, dtype=dtype), "v": torch.zeros(shape, dtype=dtype), "len": 0}
+        return {"k": torch.zeros(shape, dtype=dtype, device=device), "v": torch.zeros(shape, dtype=dtype, device=device),
+                "len": 0}
 
     def _rms(self, x, w):
         var = x.pow(2).mean(-1, keepdim=True)
         return x * torch.rsqrt(var + self.eps) * w
 
     def _rope(self, positions: torch.Tensor):
+        if self.inv_freq.device != positions.device:
+            self.inv_freq = self.inv_freq.to(positions.device)
         ang = positions.float()[:, None] * self.inv_freq[None, :]
         emb = torch.cat([ang, ang], dim=-1)
         return emb.cos()[None, None], emb.sin()[None, None]
@@ -56,11 +59,17 @@ class LlamaKVDecoder:
     @torch.inference_mode()
     def forward(self, embeds: torch.Tensor, cache) -> torch.Tensor:
         """Run ``embeds`` [B, T, H] after the cached prefix; returns last-position logits [B, V]."""
+        return self.head(self.forward_hidden(embeds, cache, last_only=True)[:, -1])
+
+    @torch.inference_mode()
+    def forward_hidden(self, embeds: torch.Tensor, cache, last_only: bool = False) -> torch.Tensor:
+        """Like :meth:`forward` but returns the final (normed) hidden states [B, T, H]
+        (only the last position, [B, 1, H], with ``last_only``): the pointer head needs them."""
         b, t, _ = embeds.shape
         start = cache["len"]
         if start + t > cache["k"].shape[3]:
             raise ValueError("KV cache is full: raise max_new_tokens budget or shorten the prompt")
-        cos, sin = self._rope(torch.arange(start, start + t))
+        cos, sin = self._rope(torch.arange(start, start + t, device=embeds.device))
         x = embeds
         rep = self.n_heads // self.n_kv
         for i, layer in enumerate(self.layers):
@@ -79,21 +88,20 @@ class LlamaKVDecoder:
                 vv = vv.repeat_interleave(rep, dim=1)
             # causal within the new block; everything cached before it is visible
             o = F.scaled_dot_product_attention(q, kk, vv, is_causal=False,
-                                               attn_mask=None if t == 1 else _block_mask(start, t))
+                                               attn_mask=None if t == 1 else _block_mask(start, t, embeds.device))
             x = x + att.o_proj(o.transpose(1, 2).reshape(b, t, -1))
             h = self._rms(x, layer.post_attention_layernorm.weight)
             mlp = layer.mlp
             x = x + mlp.down_proj(F.silu(mlp.gate_proj(h)) * mlp.up_proj(h))
         cache["len"] = start + t
-        last = self._rms(x[:, -1], self.norm.weight)
-        return self.head(last)
+        return self._rms(x[:, -1:] if last_only else x, self.norm.weight)
 
     def expand(self, cache, n: int):
         """Repeat a batch-1 cache ``n`` times (group sampling from one prompt)."""
         return {"k": cache["k"].repeat(1, n, 1, 1, 1), "v": cache["v"].repeat(1, n, 1, 1, 1), "len": cache["len"]}
 
 
-def _block_mask(start: int, t: int) -> torch.Tensor:
-    q = torch.arange(start, start + t)[:, None]
-    k = torch.arange(start + t)[None, :]
+def _block_mask(start: int, t: int, device=None) -> torch.Tensor:
+    q = torch.arange(start, start + t, device=device)[:, None]
+    k = torch.arange(start + t, device=device)[None, :]
     return k <= q

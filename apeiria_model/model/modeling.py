@@ -22,6 +22,7 @@ from apeiria_model.model.backbones import build_lm, hidden_size_of
 from apeiria_model.model.config import BACKBONE_SMALL, ApeiriaConfig, ConfigError
 from apeiria_model.model.fast_decode import LlamaKVDecoder
 from apeiria_model.model.geometry_encoding import box_encoding_dim, encode_boxes
+from apeiria_model.model.pointer import PointerHead
 from apeiria_model.model.processor import IGNORE_INDEX, ApeiriaProcessor, EncodedPrompt
 from apeiria_model.model.tokenizer import BPETokenizer, PretrainedTokenizer
 
@@ -72,6 +73,7 @@ class ApeiriaForGrounding(nn.Module):
         if scale is not None:
             rms *= float(scale)
         self.object_encoder = ObjectEncoder(config, hidden, rms)
+        self.pointer = PointerHead(hidden, config.pointer_dim) if config.pointer_head else None
         self._processor: ApeiriaProcessor | None = None
         self._fast: LlamaKVDecoder | None = None
 
@@ -89,6 +91,19 @@ class ApeiriaForGrounding(nn.Module):
             config.vocab_size = tokenizer.vocab_size
         lm = build_lm(config, tokenizer.vocab_size)
         return cls(config, lm, tokenizer)
+
+    def enable_pointer_head(self, dim: int | None = None) -> None:
+        """Add a fresh pointer head to a model built without one (e.g. continuing an older
+        checkpoint); its gate starts vocabulary-heavy, so the model's behaviour changes little."""
+        if self.pointer is not None:
+            return
+        self.config.pointer_head = True
+        if dim is not None:
+            self.config.pointer_dim = int(dim)
+        self.config.validate()
+        p = self.object_encoder.out_scale
+        self.pointer = PointerHead(hidden_size_of(self.lm), self.config.pointer_dim).to(p.device)
+        self._fast = None
 
     @property
     def processor(self) -> ApeiriaProcessor:
@@ -110,19 +125,46 @@ class ApeiriaForGrounding(nn.Module):
             emb = emb.index_put((rows[valid], object_positions[valid]), obj[valid].to(emb.dtype))
         return emb
 
-    def forward(self, input_ids, attention_mask, object_features, object_boxes, object_positions, labels=None):
+    @property
+    def device(self) -> torch.device:
+        return self.object_encoder.out_scale.device
+
+    def forward(self, input_ids, attention_mask, object_features, object_boxes, object_positions, labels=None,
+                object_tokens=None):
+        """(loss or None, logits [B, T, V]). With the pointer head the logits are the
+        mixture's log-probabilities and ``object_tokens`` (the collated batch's) is required."""
         emb = self.embed_inputs(input_ids, object_features, object_boxes, object_positions)
-        out = self.lm(inputs_embeds=emb, attention_mask=attention_mask, use_cache=False)
-        logits = out.logits
+        if self.pointer is None:
+            out = self.lm(inputs_embeds=emb, attention_mask=attention_mask, use_cache=False)
+            logits = out.logits
+        else:
+            if object_tokens is None:
+                raise ValueError("this model has a pointer head: pass the batch's object_tokens")
+            out = self.lm(inputs_embeds=emb, attention_mask=attention_mask, use_cache=False,
+                          output_hidden_states=True)
+            hidden = out.hidden_states[-1]
+            keys, tokens = self._pointer_keys(hidden, object_positions, object_tokens)
+            logits = self.pointer.mix(hidden, out.logits, keys, tokens)
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
                                    labels[:, 1:].reshape(-1), ignore_index=IGNORE_INDEX)
         return loss, logits
 
+    def _pointer_keys(self, hidden, object_positions, object_tokens):
+        """Pointer keys from the hidden states at the object slots; padded slots get token -1."""
+        valid = object_positions >= 0
+        idx = object_positions.clamp(min=0)[..., None].expand(-1, -1, hidden.shape[-1])
+        slot_hidden = hidden.gather(1, idx)
+        return self.pointer.keys(slot_hidden), object_tokens.masked_fill(~valid, -1)
+
     # --- generation --------------------------------------------------------------------
+    def _prompt_batch(self, prompt: EncodedPrompt) -> dict[str, torch.Tensor]:
+        dev = self.device
+        return {k: v.to(dev) for k, v in self.processor.collate([prompt]).items()}
+
     def _prompt_embeds(self, prompt: EncodedPrompt) -> torch.Tensor:
-        batch = self.processor.collate([prompt])
+        batch = self._prompt_batch(prompt)
         return self.embed_inputs(batch["input_ids"], batch["object_features"], batch["object_boxes"],
                                  batch["object_positions"])
 
@@ -139,14 +181,16 @@ class ApeiriaForGrounding(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            emb = self._prompt_embeds(prompt)
-            step = self._decoder_steps(emb, num_samples, max_new)
+            batch = self._prompt_batch(prompt)
+            emb = self.embed_inputs(batch["input_ids"], batch["object_features"], batch["object_boxes"],
+                                    batch["object_positions"])
+            step = self._decoder_steps(emb, num_samples, max_new, batch["object_positions"], batch["object_tokens"])
             logits = next(step)
             eos = self.tokenizer.eos_id
             out = [[] for _ in range(num_samples)]
             done = torch.zeros(num_samples, dtype=torch.bool)
             for _ in range(max_new):
-                tok = _pick(logits, temperature, top_k, generator)
+                tok = _pick(logits.cpu(), temperature, top_k, generator)  # CPU sampler / generator
                 if on_token is not None and not done[0] and int(tok[0]) != eos:
                     on_token(int(tok[0]))
                 for i in range(num_samples):
@@ -157,38 +201,59 @@ class ApeiriaForGrounding(nn.Module):
                             out[i].append(int(tok[i]))
                 if bool(done.all()):
                     break
-                logits = step.send(tok)
+                logits = step.send(tok.to(emb.device))
             step.close()
         finally:
             self.train(was_training)
         texts = [self.tokenizer.decode(ids) for ids in out]
         return Generation(out, texts, [bool(d) for d in done])
 
-    def _decoder_steps(self, prompt_emb: torch.Tensor, n: int, max_new: int):
-        """Coroutine: yields next-token logits [n, V]; receives the chosen tokens [n]."""
+    def _decoder_steps(self, prompt_emb: torch.Tensor, n: int, max_new: int, object_positions=None,
+                       object_tokens=None):
+        """Coroutine: yields next-token logits [n, V]; receives the chosen tokens [n].
+        With the pointer head the yielded logits are the mixture's log-probabilities."""
         base = self.base_lm()
+        ptr = self.pointer
+        keys = tokens = None
+
+        def mixed(hidden_last, logits_last):  # [n, H], [n, V] -> [n, V]
+            if ptr is None:
+                return logits_last
+            return ptr.mix(hidden_last[:, None], logits_last[:, None], keys, tokens)[:, 0]
+
         if not self.config.lora.enabled and LlamaKVDecoder.supports(base):
             if self._fast is None or self._fast.lm is not base:
                 self._fast = LlamaKVDecoder(base)
             dec = self._fast
-            cache = dec.new_cache(1, prompt_emb.shape[1] + max_new + 1, prompt_emb.dtype)
-            logits = dec.forward(prompt_emb, cache)
+            cache = dec.new_cache(1, prompt_emb.shape[1] + max_new + 1, prompt_emb.dtype, prompt_emb.device)
+            hidden = dec.forward_hidden(prompt_emb, cache, last_only=ptr is None)
+            if ptr is not None:
+                keys, tokens = self._pointer_keys(hidden, object_positions, object_tokens)
+                keys, tokens = keys.expand(n, -1, -1), tokens.expand(n, -1)
+            last = hidden[:, -1]
+            logits = mixed(last, dec.head(last))
             if n > 1:
                 cache = dec.expand(cache, n)
                 logits = logits.expand(n, -1)
             embed = base.get_input_embeddings()
             while True:
                 tok = yield logits
-                logits = dec.forward(embed(tok.view(n, 1)), cache)
+                last = dec.forward_hidden(embed(tok.view(n, 1)), cache, last_only=True)[:, -1]
+                logits = mixed(last, dec.head(last))
         else:
-            out = self.lm(inputs_embeds=prompt_emb.expand(n, -1, -1), use_cache=True)
+            want_hidden = ptr is not None
+            out = self.lm(inputs_embeds=prompt_emb.expand(n, -1, -1), use_cache=True, output_hidden_states=want_hidden)
+            if ptr is not None:
+                keys, tokens = self._pointer_keys(out.hidden_states[-1], object_positions.expand(n, -1),
+                                                  object_tokens.expand(n, -1))
             past = out.past_key_values
-            logits = out.logits[:, -1]
+            logits = mixed(out.hidden_states[-1][:, -1] if want_hidden else None, out.logits[:, -1])
             while True:
                 tok = yield logits
-                out = self.lm(input_ids=tok.view(n, 1), past_key_values=past, use_cache=True)
+                out = self.lm(input_ids=tok.view(n, 1), past_key_values=past, use_cache=True,
+                              output_hidden_states=want_hidden)
                 past = out.past_key_values
-                logits = out.logits[:, -1]
+                logits = mixed(out.hidden_states[-1][:, -1] if want_hidden else None, out.logits[:, -1])
 
     # --- persistence -------------------------------------------------------------------
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:

@@ -37,6 +37,7 @@ class EncodedPrompt:
     features: np.ndarray          # [N, feature_dim]
     boxes: np.ndarray             # [N, BOX_RAW_DIM]
     object_ids: list[int]         # scene IDs in slot order
+    slot_tokens: list[int] | None = None  # vocabulary id of each slot's ID text (-1: not one token)
 
 
 @dataclass
@@ -83,7 +84,15 @@ class ApeiriaProcessor:
         ids.extend(self._newline_ids)
         feats = self.features(objs, noise_std=noise_std, label_dropout=label_dropout, rng=rng)
         boxes = scene_box_array(scene, objs)
-        return EncodedPrompt(ids, positions, feats, boxes, [o.id for o in objs])
+        return EncodedPrompt(ids, positions, feats, boxes, [o.id for o in objs], self._slot_tokens(objs))
+
+    def _slot_tokens(self, objs) -> list[int]:
+        """What the pointer head can copy per slot: the ID's token when the ID is one token."""
+        out = []
+        for o in objs:
+            ids = self._id_tokens(o.id)
+            out.append(ids[0] if len(ids) == 1 else -1)
+        return out
 
     def encode_example(self, instruction: str, scene: Scene, target_text: str, **kw) -> TrainExample:
         p = self.encode_prompt(instruction, scene, **kw)
@@ -93,7 +102,7 @@ class ApeiriaProcessor:
             raise ProcessorError(f"example is {len(ids)} tokens; backbone.max_positions is "
                                  f"{self.config.backbone.max_positions}")
         labels = [IGNORE_INDEX] * len(p.input_ids) + target
-        return TrainExample(ids, p.object_positions, p.features, p.boxes, p.object_ids, labels=labels)
+        return TrainExample(ids, p.object_positions, p.features, p.boxes, p.object_ids, p.slot_tokens, labels=labels)
 
     def decode(self, ids) -> str:
         return self.tokenizer.decode(ids)
@@ -113,6 +122,7 @@ class ApeiriaProcessor:
         feats = torch.zeros((b, n, fdim), dtype=torch.float32)
         boxes = torch.zeros((b, n, BOX_RAW_DIM), dtype=torch.float32)
         pos = torch.full((b, n), -1, dtype=torch.long)
+        slot_tok = torch.full((b, n), -1, dtype=torch.long)
         for i, e in enumerate(examples):
             L = len(e.input_ids)
             input_ids[i, :L] = torch.tensor(e.input_ids)
@@ -124,8 +134,10 @@ class ApeiriaProcessor:
                 feats[i, :k] = torch.from_numpy(np.asarray(e.features, np.float32))
                 boxes[i, :k] = torch.from_numpy(np.asarray(e.boxes, np.float32))
                 pos[i, :k] = torch.tensor(e.object_positions)
+                if e.slot_tokens is not None:
+                    slot_tok[i, :k] = torch.tensor(e.slot_tokens)
         out = {"input_ids": input_ids, "attention_mask": attn, "object_features": feats,
-               "object_boxes": boxes, "object_positions": pos}
+               "object_boxes": boxes, "object_positions": pos, "object_tokens": slot_tok}
         if any(getattr(e, "labels", None) is not None for e in examples):
             out["labels"] = labels
         return out

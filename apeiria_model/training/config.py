@@ -37,6 +37,7 @@ class OptimSettings:
     log_every: int = 10
     eval_samples: int = 64
     keep_checkpoints: int = 2
+    data_workers: int = 0             # > 0: batches encoded by this many worker processes (GPU runs)
     threads: int = 0                  # torch intra-op threads; 0 = torch's default. On a shared CPU
                                       # 1 avoids OpenMP spin-waits (measured 2-5x faster here)
 
@@ -48,7 +49,7 @@ class DataSettings:
     n_scenes: int = 300
     max_train_samples: int = 0         # 0 = all
     feature_noise_std: float = 0.05
-    label_dropout: float = 0.15
+    label_dropout: float = 0.05        # label word dropped from the text stand-in (0.15 before: see docs/model.md)
     deep_traces: bool = True           # stage 2 also learns traces of deeper gold programs (see docs/model.md)
 
 
@@ -59,6 +60,7 @@ class TrainConfig:
     run_dir: str = "runs/stage2"
     model_config: str = "config/model_small.yaml"
     init_from: str | None = None       # a model folder (previous stage's output); None = fresh
+    add_pointer_head: bool = False     # init_from lacks the pointer head: add a fresh one (model/pointer.py)
     tokenizer_vocab: int = 2048        # fresh small model: BPE size trained on the data
     thinking: bool = True              # False: ablation "no thinking" (answer block only)
     optim: OptimSettings = field(default_factory=OptimSettings)
@@ -72,6 +74,8 @@ class TrainConfig:
             raise TrainConfigError(f"stage must be one of {STAGES}, got {self.stage!r}")
         if self.optim.batch_size <= 0 or self.optim.max_steps <= 0 or self.optim.lr <= 0:
             raise TrainConfigError("optim.batch_size, optim.max_steps and optim.lr must be > 0")
+        if self.optim.data_workers < 0:
+            raise TrainConfigError("optim.data_workers must be >= 0")
         if self.optim.mixed_precision not in ("no", "bf16"):
             raise TrainConfigError("optim.mixed_precision must be 'no' or 'bf16'")
         if self.prompts_per_step <= 0:

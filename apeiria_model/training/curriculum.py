@@ -72,6 +72,8 @@ def build_model(cfg: TrainConfig, data_dir: Path, scenes) -> ApeiriaForGrounding
         model = ApeiriaForGrounding.from_pretrained(path)
         if model.config.thinking != cfg.thinking:
             model.config.thinking = cfg.thinking
+        if cfg.add_pointer_head:
+            model.enable_pointer_head(load_model_config(resolve(cfg.model_config)).pointer_dim)
         model.train()
         return model
     mcfg = load_model_config(resolve(cfg.model_config))

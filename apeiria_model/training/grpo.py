@@ -73,14 +73,16 @@ def completion_batch(model, prompt: EncodedPrompt, completions: Sequence[Sequenc
     for ids, fin in zip(completions, finished):
         target = list(ids) + ([eos] if fin else [])
         exs.append(TrainExample(prompt.input_ids + target, prompt.object_positions, prompt.features, prompt.boxes,
-                                prompt.object_ids, labels=[IGNORE_INDEX] * len(prompt.input_ids) + target))
+                                prompt.object_ids, prompt.slot_tokens, labels=[IGNORE_INDEX] * len(prompt.input_ids) + target))
     return model.processor.collate(exs)
 
 
 def token_logprobs(model, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(logp [B, T-1] of each label token, mask [B, T-1], entropy [B, T-1])."""
+    dev = model.device if hasattr(model, "device") else torch.device("cpu")
+    batch = {k: v.to(dev) for k, v in batch.items()}
     _, logits = model(batch["input_ids"], batch["attention_mask"], batch["object_features"],
-                      batch["object_boxes"], batch["object_positions"])
+                      batch["object_boxes"], batch["object_positions"], object_tokens=batch.get("object_tokens"))
     logits = logits[:, :-1].float()
     labels = batch["labels"][:, 1:]
     mask = labels != IGNORE_INDEX

@@ -20,16 +20,59 @@ from apeiria_model.training.loop_utils import (Progress, batch_indices, make_acc
 Evaluator = Callable[[object], dict]
 
 
-def encode_batch(model, data: StageData, idx: list[int], cfg: TrainConfig, step: int, train: bool = True):
+def collate_examples(processor, data: StageData, idx: list[int], cfg: TrainConfig, step: int, train: bool = True):
+    """The CPU batch of samples ``idx`` at ``step`` (noise / label dropout seeded by (seed, step, j))."""
     exs = []
     for j, i in enumerate(idx):
         ex = data.examples[i]
         rng = sample_rng(cfg.seed, step, j)
         noise = cfg.data.feature_noise_std if train else 0.0
         drop = cfg.data.label_dropout if train else 0.0
-        exs.append(model.processor.encode_example(ex.instruction, data.scenes[ex.scene_id], ex.target,
-                                                  noise_std=noise, label_dropout=drop, rng=rng))
-    return model.processor.collate(exs)
+        exs.append(processor.encode_example(ex.instruction, data.scenes[ex.scene_id], ex.target,
+                                            noise_std=noise, label_dropout=drop, rng=rng))
+    return processor.collate(exs)
+
+
+def _to(batch: dict, model) -> dict:
+    dev = getattr(model, "device", None)
+    return {k: v.to(dev, non_blocking=True) for k, v in batch.items()} if dev is not None else batch
+
+
+def encode_batch(model, data: StageData, idx: list[int], cfg: TrainConfig, step: int, train: bool = True):
+    return _to(collate_examples(model.processor, data, idx, cfg, step, train), model)
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Item k = the training batch of step ``start + k``: the same pure function of
+    (seed, step) as the inline path, so worker processes change speed, not data."""
+
+    def __init__(self, processor, data: StageData, cfg: TrainConfig, start: int, stop: int):
+        self.processor, self.data, self.cfg, self.start, self.stop = processor, data, cfg, start, stop
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+    def __getitem__(self, k: int) -> dict:
+        step = self.start + k
+        idx = batch_indices(step, self.cfg.optim.batch_size, len(self.data.examples), self.cfg.seed)
+        return collate_examples(self.processor, self.data, idx, self.cfg, step)
+
+
+def _batch_stream(model, train: StageData, cfg: TrainConfig, start: int):
+    """Yields the batches of steps start, start+1, ...: inline, or prefetched by
+    ``optim.data_workers`` processes (the CPU encoding is the bottleneck on a GPU)."""
+    o = cfg.optim
+    if o.data_workers <= 0:
+        step = start
+        while True:
+            idx = batch_indices(step, o.batch_size, len(train.examples), cfg.seed)
+            yield encode_batch(model, train, idx, cfg, step)
+            step += 1
+    ds = StepBatches(model.processor, train, cfg, start, o.max_steps)
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, shuffle=False, num_workers=o.data_workers,
+                                         prefetch_factor=4, pin_memory=torch.cuda.is_available())
+    for batch in loader:
+        yield _to(batch, model)
 
 
 @torch.no_grad()
@@ -75,9 +118,9 @@ def run_sft(model, train: StageData, val: StageData, cfg: TrainConfig, run_dir: 
     model.train()
     running = []
     tok_count, tok_t = 0, time.monotonic()
+    batches = _batch_stream(model, train, cfg, step)
     while step < o.max_steps:
-        idx = batch_indices(step, o.batch_size, len(train.examples), cfg.seed)
-        batch = encode_batch(model, train, idx, cfg, step)
+        batch = next(batches)
         with acc.autocast():
             loss, _ = model(**batch)
         acc.backward(loss)
@@ -112,7 +155,9 @@ def run_sft(model, train: StageData, val: StageData, cfg: TrainConfig, run_dir: 
                             scheduler=sched, keep=o.keep_checkpoints)
             log.close()
             bar.close()
+            batches.close()
             return {"step": step, "interrupted": True}
+    batches.close()
     bar.close()
     model.save_pretrained(run_dir / "final")
     log.close()
