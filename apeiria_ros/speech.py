@@ -1,9 +1,11 @@
 """Offline speech-to-text for instructions: pocketsphinx with the English acoustic model
 shipped inside its wheel. No ROS here (speech_node wraps it).
 
-A general English language model mishears short robot commands; restricting the
-search to a word loop over the instruction vocabulary (JSGF grammar) makes it usable:
-``Transcriber(vocabulary=[...])``.
+A general English language model mishears short robot commands ("the red office chair
+next to the white desk" -> "that meant are used to earn it but why then"); the default
+``Transcriber(vocabulary=[...])`` decodes with a trigram model of the instruction
+generator's phrasings filled with the scene's object names (speech_lm.py), measured
+in benchmarks/bench_speech.py against the word-loop grammar and the general model.
 """
 
 from __future__ import annotations
@@ -49,16 +51,40 @@ def load_wav_16k(path: str | Path) -> bytes:
     return np.clip(np.rint(a), -32768, 32767).astype(np.int16).tobytes()
 
 
+MODES = ("instructions", "vocabulary", "open")
+
+
+def default_cache_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "apeiria" / "speech"
+
+
 class Transcriber:
-    def __init__(self, vocabulary: list[str] | None = None):
+    """``mode``: "instructions" (default) = a trigram model of generated instructions with
+    ``vocabulary``'s object names (apeiria_ros/speech_lm.py); "vocabulary" = a word loop
+    over the known words (JSGF); "open" = pocketsphinx's general English model."""
+
+    def __init__(self, vocabulary: list[str] | None = None, mode: str = "instructions",
+                 cache_dir: str | Path | None = None):
         from pocketsphinx import Decoder
 
+        if mode not in MODES:
+            raise ValueError(f"speech mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
         self.decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
         self.unknown: list[str] = []
-        if vocabulary:
-            words = sorted({w.lower() for v in list(vocabulary) + BASE_VOCABULARY for w in re.findall(r"[a-zA-Z']+", v)})
-            known = [w for w in words if self.decoder.lookup_word(w) is not None]
-            self.unknown = [w for w in words if w not in known]
+        words = sorted({w.lower() for v in list(vocabulary or []) + BASE_VOCABULARY for w in re.findall(r"[a-zA-Z']+", v)})
+        self.unknown = [w for w in words if self.decoder.lookup_word(w) is None]
+        if mode == "instructions":
+            from apeiria_ros.speech_lm import domain_lm
+
+            lm = domain_lm(vocabulary or [], cache_dir or default_cache_dir(),
+                           keep=lambda w: self.decoder.lookup_word(w) is not None)
+            self.decoder.add_lm_file("apeiria", str(lm))
+            self.decoder.activate_search("apeiria")
+        elif mode == "vocabulary":
+            known = [w for w in words if w not in self.unknown]
             grammar = ("#JSGF V1.0;\ngrammar apeiria;\npublic <utterance> = <word>+;\n<word> = "
                        + " | ".join(known) + ";\n")
             self.decoder.add_jsgf_string("apeiria", grammar)

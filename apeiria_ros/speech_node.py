@@ -1,9 +1,10 @@
 """speech_node: spoken instructions -> the instruction topic, fully offline.
 
 Transcribes a WAV file (parameter ``wav_file``; setting it at run time transcribes the
-new file) with pocketsphinx's bundled English model, restricted to the instruction
-vocabulary plus the labels of the current scene map, and publishes the text on the
-grounding node's instruction topic. ``use_microphone`` needs the optional
+new file) with pocketsphinx's bundled English acoustic model and, by default, a trigram
+model of generated instructions filled with the labels of the current scene map
+(apeiria_ros/speech_lm.py), and publishes the text on the grounding node's instruction
+topic. ``use_microphone`` needs the optional
 ``sounddevice`` package; without it the node says so on its status topic.
 
     python -m apeiria_ros.speech_node --ros-args -p wav_file:=command.wav
@@ -21,7 +22,9 @@ PARAMS = [
     Param("use_microphone", False, "listen on the default microphone (needs the sounddevice package)", True),
     Param("record_seconds", 4.0, "microphone utterance length (s)"),
     Param("vocabulary", [""], "extra words the recogniser may hear (object names...)"),
-    Param("grammar", "vocabulary", "vocabulary (word loop over the known words: robust) | open (general English LM)", True),
+    Param("grammar", "instructions", "instructions (trigram model of generated instructions with the scene's object "
+          "names: best measured) | vocabulary (word loop over the known words) | open (general English LM)", True),
+    Param("lm_cache_dir", "", "where built language models are cached ('' = $XDG_CACHE_HOME/apeiria/speech)", True),
     Param("scene_topic", "/apeiria/scene_map", "SceneMap whose labels join the vocabulary", True),
     Param("instruction_topic", "/apeiria/instruction", "std_msgs/String output (the grounding node's input)", True),
     Param("transcript_topic", "/apeiria/speech_transcript", "std_msgs/String JSON: file, text, status", True),
@@ -40,8 +43,11 @@ class SpeechNode:
         self.node = node = Node(node_name, **node_kwargs)
         declare_all(node, PARAMS)
         self.cfg = values(node, PARAMS)
-        if self.cfg["grammar"] not in ("vocabulary", "open"):
-            raise ValueError(f"grammar must be vocabulary or open, got {self.cfg['grammar']!r}")
+        from apeiria_ros.speech import MODES
+
+        if self.cfg["grammar"] not in MODES:
+            raise ValueError(f"grammar must be one of {MODES}, got {self.cfg['grammar']!r}")
+        self._cached: tuple[tuple[str, ...], object] | None = None
         self._String = String
         self._labels: set[str] = set()
         self._lock = threading.Lock()
@@ -66,13 +72,18 @@ class SpeechNode:
         return SetParametersResult(successful=True)
 
     def _transcriber(self):
+        """One decoder per vocabulary (scene labels + the parameter): building a language
+        model takes seconds the first time, so it is kept until the labels change."""
         from apeiria_ros.speech import Transcriber
 
-        vocab = None
-        if self.cfg["grammar"] == "vocabulary":
+        mode = self.cfg["grammar"]
+        vocab: tuple[str, ...] = ()
+        if mode != "open":
             extra = [w for w in self.node.get_parameter("vocabulary").value if w]
-            vocab = sorted(self._labels) + extra
-        return Transcriber(vocab)
+            vocab = tuple(sorted(set(self._labels) | set(extra)))
+        if self._cached is None or self._cached[0] != vocab:
+            self._cached = (vocab, Transcriber(list(vocab), mode=mode, cache_dir=self.cfg["lm_cache_dir"] or None))
+        return self._cached[1]
 
     def _start(self, path: str) -> None:
         # Decoding takes a second or two: never on the executor thread.
