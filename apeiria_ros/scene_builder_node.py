@@ -14,7 +14,6 @@ camera_info, out-of-order stamps) is reported on /diagnostics and the node keeps
 from __future__ import annotations
 
 import collections
-import os
 import threading
 import time
 from dataclasses import dataclass
