@@ -5,7 +5,10 @@ the GT objects visible in the sweep, label accuracy of matched objects (learned 
 ID stability across the sweep, and the per-frame map update latency (validate +
 segment [+ classify] + fuse) p50 / p95; plus ONNX Runtime CPU inference time of the
 learned classifier. Rooms use seeds outside the training range (training uses
-0..train_rooms+val_rooms-1), so they were never seen in training.
+0..train_rooms+val_rooms-1), so they were never seen in training. Plus the oracle gap
+(perception.oracle_gap): the symbolic reasoner's Acc@0.25 / Acc@0.5 / F1@0.25 on
+perceived vs ground-truth scenes of the generated test split (20 scenes, 30 frames;
+quick: 2 scenes, 10 frames).
 
     .venv/bin/python benchmarks/bench_perception.py [--quick]
 """
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "perception.yaml"
+ORACLE_DATA = Path(__file__).resolve().parents[1] / "data" / "apeiria"
 ROOM_SEEDS = (1001, 1002, 1003, 1004)
 TARGETS = {"recall@0.25": 0.90, "precision@0.25": 0.85, "label_accuracy": 0.85, "p50_ms": 66.0}
 
@@ -128,6 +132,10 @@ def run(quick: bool = False) -> dict:
         result["segmenters"][name] = agg
     if "learned" in segmenters:
         result["onnxruntime_cpu_inference"] = _ort_timing(20 if quick else 100)
+    if "learned" in segmenters and (ORACLE_DATA / "grounding" / "test.jsonl").is_file():
+        from apeiria_model.perception.oracle_gap import run as oracle_gap
+        result["oracle_gap"] = oracle_gap(n_scenes=2 if quick else 20, n_frames=10 if quick else 30,
+                                          segmenter="learned", data_dir=ORACLE_DATA, config=CONFIG)
     result["targets"] = TARGETS
     result["seconds"] = time.perf_counter() - t_start
     return result

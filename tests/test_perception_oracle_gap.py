@@ -115,3 +115,18 @@ def test_perceived_scene_keeps_the_ground_truth_observer(office_scene):
 def test_cli_reports_a_missing_dataset_cleanly(tmp_path, capsys):
     assert main(["--scenes", "1", "--frames", "2", "--data", str(tmp_path / "nope")]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_failures_are_attributed_to_a_missed_or_mislabelled_target_or_anchor(reasoner, office_scene):
+    gt = office_scene
+    samples = [GroundingSample("mug", gt.scene_id, "the red mug", [1], "filter(filter(scene(), mug), red)"),
+               GroundingSample("lamp", gt.scene_id, "the lamp", [3], "filter(scene(), lamp)"),
+               GroundingSample("near", gt.scene_id, "the chair near the desk", [4],
+                               "relate(filter(scene(), chair), filter(scene(), desk), near)", anchor_ids=[0])]
+    perceived = _renumber(gt, drop=(1,))
+    relabelled = tuple(dataclasses.replace(o, label="table") if o.id == 100 else o for o in perceived.objects)
+    perceived = Scene(gt.scene_id, relabelled, gt.frame_id, gt.viewpoint)  # desk (anchor) now a "table"
+    out = compare([PerceivedScene(gt, perceived, {}, 0.0)], samples, reasoner, ProgramGrounder(reasoner.matcher))
+    causes = out["program"]["single_target_on_perceived"]
+    assert causes["target not perceived"] == 1 and causes["right"] == 1 and causes["anchor mislabelled"] == 1
+    assert sum(causes.values()) == 3

@@ -165,14 +165,38 @@ def gap_table(gt_records: Sequence[QueryRecord], perceived_records: Sequence[Que
     return {"gt": g, "perceived": p, "drop": drop}
 
 
+CAUSES = ("right", "target not perceived", "target mislabelled", "anchor not perceived", "anchor mislabelled",
+          "other")
+
+
+def failure_cause(sample: GroundingSample, record: QueryRecord, gt: Scene, perceived: Scene,
+                  matched: dict[int, int]) -> str:
+    """Why a single-target query went wrong on a perceived scene, first cause first:
+    the target (or an anchor) has no perceived box at IoU >= 0.25 (``matched``: GT id ->
+    perceived id), or has one with another label; else "other" (colour, relation, a
+    distractor perceived as a second target...)."""
+    if record.top_iou is not None and record.top_iou >= 0.25:
+        return "right"
+    for role, ids in (("target", sample.target_ids), ("anchor", sample.anchor_ids)):
+        if any(i not in matched for i in ids if gt.has(i)):
+            return f"{role} not perceived"
+        if any(perceived.get(matched[i]).label != gt.get(i).label for i in ids if gt.has(i)):
+            return f"{role} mislabelled"
+    return "other"
+
+
 def compare(perceived: Sequence[PerceivedScene], samples: Sequence[GroundingSample], reasoner,
             program_grounder: ProgramGrounder | None = None) -> dict[str, Any]:
     """Ground the samples of every perceived scene on GT and on the perceived scene, per mode."""
     by_scene: dict[str, list[GroundingSample]] = {}
     for s in samples:
         by_scene.setdefault(s.scene_id, []).append(s)
+    from apeiria_model.perception.metrics import match
+
     records: dict[str, dict[str, list[QueryRecord]]] = {m: {"gt": [], "perceived": []} for m in MODES}
+    causes: dict[str, dict[str, int]] = {m: {c: 0 for c in CAUSES} for m in MODES}
     for ps in perceived:
+        matched = {g: p for p, g, iou in match(ps.perceived, ps.gt) if iou >= 0.25}
         todo = annotate_samples(by_scene.get(ps.gt.scene_id, []), {ps.gt.scene_id: ps.gt})
         grounders = {"instruction": lambda s, sc: reasoner.ground(s.instruction, sc)}
         if program_grounder is not None:
@@ -180,11 +204,17 @@ def compare(perceived: Sequence[PerceivedScene], samples: Sequence[GroundingSamp
         for mode, fn in grounders.items():
             use = todo if mode == "instruction" else [s for s in todo if s.program]
             for side, scene in (("gt", ps.gt), ("perceived", ps.perceived)):
-                records[mode][side] += _ground_all(fn, use, scene, ps.gt, getattr(reasoner, "name", mode))
+                recs = _ground_all(fn, use, scene, ps.gt, getattr(reasoner, "name", mode))
+                records[mode][side] += recs
+                if side == "perceived":
+                    for s, r in zip(use, recs):
+                        if s.answer is None and len(s.target_ids) == 1:
+                            causes[mode][failure_cause(s, r, ps.gt, ps.perceived, matched)] += 1
     out: dict[str, Any] = {}
     for mode in MODES:
         if records[mode]["gt"]:
             out[mode] = gap_table(records[mode]["gt"], records[mode]["perceived"])
+            out[mode]["single_target_on_perceived"] = causes[mode]
     out["_records"] = records
     return out
 
