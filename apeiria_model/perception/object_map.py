@@ -59,9 +59,6 @@ class MapConfig:
     leg_max_area: float = 0.05          # publish a fragment under a bigger object's footprint (a leg) as part
                                         # of it when its footprint is at most this share of the other's (0 = off)
     color_gain: float = 1.0             # camera exposure for colour names (colors.color_name): 1 = white reads white
-    soft_votes: bool = False            # vote with the classifier's top class probabilities, not its argmax only
-    context_strength: float = 0.0       # room-context relabelling at publish (room_context.py); 0 = off
-    context_file: str | None = None     # RoomContext JSON; None = the shipped assets/perception/room_context.json
 
 
 def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
@@ -202,8 +199,6 @@ class ObjectMap:
         self.objects: dict[int, MapObject] = {}
         self.next_id = 0
         self.frame_index = 0
-        self._context = None
-        self._room_context()  # a missing or damaged context file fails here, not at publish time
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -295,10 +290,7 @@ class ObjectMap:
             target.add_points(_voxel_keys(pts, cfg.voxel_size), pts,
                               np.asarray(seg.colors, dtype=np.float64).reshape(-1, 3),
                               cfg.max_voxels_per_object)
-            if cfg.soft_votes and seg.class_probs:
-                for name, pr in seg.class_probs.items():
-                    target.votes[name] = target.votes.get(name, 0.0) + float(pr)
-            elif seg.label is not None:
+            if seg.label is not None:
                 w = 1.0 if seg.confidence is None else float(seg.confidence)
                 target.votes[seg.label] = target.votes.get(seg.label, 0.0) + w
             if seg.features is not None:
@@ -467,15 +459,6 @@ class ObjectMap:
             groups.setdefault(find(i), []).append(i)
         return sorted(groups.values())
 
-    def _room_context(self):
-        """The RoomContext when context relabelling is on (loaded once), else None."""
-        if self.config.context_strength <= 0:
-            return None
-        if self._context is None:
-            from apeiria_model.perception.room_context import DEFAULT_CONTEXT, RoomContext
-            self._context = RoomContext.load(self.config.context_file or DEFAULT_CONTEXT)
-        return self._context
-
     def to_scene(self, scene_id: str = "perceived", frame_id: str = "map") -> Scene:
         pub = self.published()
         boxes = [self.object_box(o) for o in pub]
@@ -488,23 +471,16 @@ class ObjectMap:
             hi = np.max([boxes[i][1] for i in g], axis=0)
             entries.append((rep, members, (lo, hi)))
         keep = self._not_contained([e[2] for e in entries])
-        entries = [e for e, k in zip(entries, keep) if k]
-        all_votes: list[dict[str, float]] = []
-        for _, members, _ in entries:
+        objs = []
+        for (rep, members, (lo, hi)), k in zip(entries, keep):
+            if not k:
+                continue
+            c, s = (lo + hi) / 2.0, hi - lo
             votes: dict[str, float] = {}
             for m in members:
                 for name, v in m.votes.items():
                     votes[name] = votes.get(name, 0.0) + v
-            all_votes.append(votes)
-        context = self._room_context()
-        relabelled = context.relabel(all_votes, self.config.context_strength) if context is not None else None
-        objs = []
-        for n, (rep, members, (lo, hi)) in enumerate(entries):
-            c, s = (lo + hi) / 2.0, hi - lo
-            votes = all_votes[n]
-            if relabelled is not None and relabelled[n] is not None:
-                label, score = relabelled[n]
-            elif votes:
+            if votes:
                 label = max(votes, key=lambda name: (votes[name], name))
                 score = votes[label] / sum(votes.values())
             else:
@@ -558,17 +534,13 @@ class ObjectMap:
             if k not in known:
                 continue
             d = getattr(defaults, k)
-            ok = (v is None or isinstance(v, str)) if d is None else isinstance(v, bool) if isinstance(d, bool) else (
+            ok = isinstance(v, bool) if isinstance(d, bool) else (
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                 and (not isinstance(d, int) or isinstance(v, int)))
             if not ok:
                 raise MapFormatError(f"config.{k} must be a {type(d).__name__}, got {v!r}")
             kw[k] = v
-        from apeiria_model.perception.room_context import RoomContextError
-        try:
-            m = cls(MapConfig(**kw))
-        except RoomContextError as e:
-            raise MapFormatError(f"config.context_file: {e}") from None
+        m = cls(MapConfig(**kw))
         if m.config.voxel_size <= 0:
             raise MapFormatError("config.voxel_size must be > 0")
         try:

@@ -118,10 +118,6 @@ def _build(cls, doc: Any, prefix: str):
         raise ConfigError(f"{prefix}voxel_size must be > 0")
     if cls is MapConfig and not (math.isfinite(obj.color_gain) and obj.color_gain > 0):
         raise ConfigError(f"{prefix}color_gain must be a finite number > 0, got {obj.color_gain!r}")
-    if cls is MapConfig and not (math.isfinite(obj.context_strength) and obj.context_strength >= 0):
-        raise ConfigError(f"{prefix}context_strength must be a finite number >= 0, got {obj.context_strength!r}")
-    if cls is MapConfig and obj.context_file is not None and not isinstance(obj.context_file, str):
-        raise ConfigError(f"{prefix}context_file must be a path string or null, got {obj.context_file!r}")
     if cls is GeometricConfig and obj.grid_width < 8:
         raise ConfigError(f"{prefix}grid_width must be >= 8")
     return obj

@@ -18,8 +18,6 @@ class Segment:
     points: [N, 3] world points; colors: [N, 3] uint8 RGB of those points.
     label/confidence: the classifier's answer (None when the segmenter has none);
     features: the classifier's per-object feature vector (None for geometric).
-    class_probs: the classifier's few most probable object classes with their
-    probabilities (None for geometric); the map can vote with them (``soft_votes``).
     segment_id: unique within its frame; support_id: the segment_id of the segment this
     one stands on (a mug on a desk), so the map keeps the two apart.
     """
@@ -32,7 +30,6 @@ class Segment:
     features: np.ndarray | None = field(default=None, repr=False)
     segment_id: int = -1
     support_id: int | None = None
-    class_probs: dict[str, float] | None = field(default=None, repr=False)  # top classes -> probability
 
     def __len__(self) -> int:
         return int(self.points.shape[0])

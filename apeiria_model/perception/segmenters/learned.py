@@ -24,7 +24,6 @@ DEFAULT_WEIGHTS = ASSET_DIR / "segment_classifier.safetensors"
 DEFAULT_ONNX = ASSET_DIR / "segment_classifier.onnx"
 BACKGROUND = "background"
 RUNTIMES = ("onnx", "tensorrt", "torch")
-TOP_CLASSES = 3  # object classes kept per segment in Segment.class_probs
 
 
 class Classifier(Protocol):
@@ -100,12 +99,9 @@ class LearnedSegmenter:
         probs = softmax(np.asarray(logits, np.float64))
         classes = self.classifier.classes
         kept = []
-        bg = classes.index(BACKGROUND) if BACKGROUND in classes else -1
         for seg, p, f in zip(segments, probs, feats):
             k = int(np.argmax(p))
             seg.label, seg.confidence, seg.features = classes[k], float(p[k]), np.asarray(f, np.float32)
-            top = [int(j) for j in np.argsort(-p)[:TOP_CLASSES + 1] if j != bg][:TOP_CLASSES]
-            seg.class_probs = {classes[j]: float(p[j]) for j in top}
             if seg.label == BACKGROUND:
                 if seg.confidence >= self.drop_background:
                     continue
