@@ -108,6 +108,7 @@ def test_perceived_scene_keeps_the_ground_truth_observer(office_scene):
     assert ps.perceived.viewpoint == office_scene.viewpoint
     assert ps.perceived.scene_id == office_scene.scene_id
     assert "recall@0.25" in ps.detection
+    assert ps.visible is not None and ps.visible <= set(office_scene.ids)
     with pytest.raises(OracleGapError, match="at least one object"):
         perceive(office_scene.with_objects([]), n_frames=2)
 
@@ -130,3 +131,14 @@ def test_failures_are_attributed_to_a_missed_or_mislabelled_target_or_anchor(rea
     causes = out["program"]["single_target_on_perceived"]
     assert causes["target not perceived"] == 1 and causes["right"] == 1 and causes["anchor mislabelled"] == 1
     assert sum(causes.values()) == 3
+
+
+def test_a_target_the_sweep_never_showed_is_not_in_view(reasoner, office_scene):
+    gt = office_scene
+    samples = [GroundingSample("mug", gt.scene_id, "the red mug", [1], "filter(filter(scene(), mug), red)"),
+               GroundingSample("lamp", gt.scene_id, "the lamp", [3], "filter(scene(), lamp)")]
+    perceived = _renumber(gt, drop=(1, 3))
+    seen = frozenset(i for i in gt.ids if i != 1)  # the red mug never showed; the lamp did
+    out = compare([PerceivedScene(gt, perceived, {}, 0.0, seen)], samples, reasoner, ProgramGrounder(reasoner.matcher))
+    causes = out["program"]["single_target_on_perceived"]
+    assert causes["target not in view"] == 1 and causes["target not perceived"] == 1

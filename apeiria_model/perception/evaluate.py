@@ -60,6 +60,7 @@ def run_sweep(pipeline: PerceptionPipeline, frames: Iterable[RGBDFrame], gt: Sce
         visible = gt.with_objects([o for o in gt.objects if seen_pixels.get(o.id, 0) >= min_visible_pixels])
         summary["gt_objects"] = len(gt)
         summary["gt_visible_objects"] = len(visible)
+        summary["gt_visible_ids"] = sorted(visible.ids)
         summary["metrics"] = detection_metrics(scene, visible)
         summary["metrics_all_gt"] = detection_metrics(scene, gt)
         if summary["segmenter"] == "geometric":  # class-agnostic: every label is "object"

@@ -55,6 +55,7 @@ class PerceivedScene:
     perceived: Scene
     detection: dict[str, Any]   # perception metrics of the sweep (evaluate.run_sweep)
     seconds: float
+    visible: frozenset[int] | None = None  # GT ids showing >= 200 px in some frame; None = unknown
 
 
 def pick_scenes(scenes: dict[str, Scene], n: int) -> list[str]:
@@ -92,7 +93,8 @@ def perceive(gt: Scene, n_frames: int = 30, kind: str = "orbit", segmenter: str 
     perceived, summary = run_sweep(PerceptionPipeline(config=cfg), frames, gt=gt, scene_id=gt.scene_id,
                                    per_frame=False)
     perceived = replace(perceived, viewpoint=gt.viewpoint or gt.default_viewpoint())
-    return PerceivedScene(gt, perceived, summary.get("metrics", {}), time.perf_counter() - t0)
+    return PerceivedScene(gt, perceived, summary.get("metrics", {}), time.perf_counter() - t0,
+                          frozenset(summary.get("gt_visible_ids", [])))
 
 
 class ProgramGrounder:
@@ -165,20 +167,24 @@ def gap_table(gt_records: Sequence[QueryRecord], perceived_records: Sequence[Que
     return {"gt": g, "perceived": p, "drop": drop}
 
 
-CAUSES = ("right", "target not perceived", "target mislabelled", "anchor not perceived", "anchor mislabelled",
-          "other")
+CAUSES = ("right", "target not in view", "target not perceived", "target mislabelled", "anchor not in view",
+          "anchor not perceived", "anchor mislabelled", "other")
 
 
 def failure_cause(sample: GroundingSample, record: QueryRecord, gt: Scene, perceived: Scene,
-                  matched: dict[int, int]) -> str:
+                  matched: dict[int, int], visible: frozenset[int] | None = None) -> str:
     """Why a single-target query went wrong on a perceived scene, first cause first:
     the target (or an anchor) has no perceived box at IoU >= 0.25 (``matched``: GT id ->
-    perceived id), or has one with another label; else "other" (colour, relation, a
-    distractor perceived as a second target...)."""
+    perceived id) because the sweep never showed it (not in ``visible``) or although it
+    did, or has one with another label; else "other" (colour, relation, a distractor
+    perceived as a second target...)."""
     if record.top_iou is not None and record.top_iou >= 0.25:
         return "right"
     for role, ids in (("target", sample.target_ids), ("anchor", sample.anchor_ids)):
-        if any(i not in matched for i in ids if gt.has(i)):
+        missed = [i for i in ids if gt.has(i) and i not in matched]
+        if missed and visible is not None and any(i not in visible for i in missed):
+            return f"{role} not in view"
+        if missed:
             return f"{role} not perceived"
         if any(perceived.get(matched[i]).label != gt.get(i).label for i in ids if gt.has(i)):
             return f"{role} mislabelled"
@@ -209,7 +215,7 @@ def compare(perceived: Sequence[PerceivedScene], samples: Sequence[GroundingSamp
                 if side == "perceived":
                     for s, r in zip(use, recs):
                         if s.answer is None and len(s.target_ids) == 1:
-                            causes[mode][failure_cause(s, r, ps.gt, ps.perceived, matched)] += 1
+                            causes[mode][failure_cause(s, r, ps.gt, ps.perceived, matched, ps.visible)] += 1
     out: dict[str, Any] = {}
     for mode in MODES:
         if records[mode]["gt"]:
