@@ -142,3 +142,4 @@ def test_a_target_the_sweep_never_showed_is_not_in_view(reasoner, office_scene):
     out = compare([PerceivedScene(gt, perceived, {}, 0.0, seen)], samples, reasoner, ProgramGrounder(reasoner.matcher))
     causes = out["program"]["single_target_on_perceived"]
     assert causes["target not in view"] == 1 and causes["target not perceived"] == 1
+    assert out["program"]["targets_not_perceived_by_label"] == {"lamp": 1}

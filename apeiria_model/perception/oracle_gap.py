@@ -201,6 +201,7 @@ def compare(perceived: Sequence[PerceivedScene], samples: Sequence[GroundingSamp
 
     records: dict[str, dict[str, list[QueryRecord]]] = {m: {"gt": [], "perceived": []} for m in MODES}
     causes: dict[str, dict[str, int]] = {m: {c: 0 for c in CAUSES} for m in MODES}
+    missed: dict[str, dict[str, int]] = {m: {} for m in MODES}  # label of a target shown but not perceived
     for ps in perceived:
         matched = {g: p for p, g, iou in match(ps.perceived, ps.gt) if iou >= 0.25}
         todo = annotate_samples(by_scene.get(ps.gt.scene_id, []), {ps.gt.scene_id: ps.gt})
@@ -215,12 +216,17 @@ def compare(perceived: Sequence[PerceivedScene], samples: Sequence[GroundingSamp
                 if side == "perceived":
                     for s, r in zip(use, recs):
                         if s.answer is None and len(s.target_ids) == 1:
-                            causes[mode][failure_cause(s, r, ps.gt, ps.perceived, matched, ps.visible)] += 1
+                            cause = failure_cause(s, r, ps.gt, ps.perceived, matched, ps.visible)
+                            causes[mode][cause] += 1
+                            if cause == "target not perceived" and ps.gt.has(s.target_ids[0]):
+                                label = ps.gt.get(s.target_ids[0]).label
+                                missed[mode][label] = missed[mode].get(label, 0) + 1
     out: dict[str, Any] = {}
     for mode in MODES:
         if records[mode]["gt"]:
             out[mode] = gap_table(records[mode]["gt"], records[mode]["perceived"])
             out[mode]["single_target_on_perceived"] = causes[mode]
+            out[mode]["targets_not_perceived_by_label"] = dict(sorted(missed[mode].items(), key=lambda kv: (-kv[1], kv[0])))
     out["_records"] = records
     return out
 
