@@ -72,6 +72,13 @@ def _mem_gib() -> float | None:
     return None
 
 
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def _run_quiet(cmd: list[str]) -> str | None:
     try:
         out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=10)
@@ -159,6 +166,7 @@ def run_bench(name: str, file: Path, quick: bool, timeout_s: float) -> dict[str,
     os.close(fd)
     cmd = [sys.executable, "-m", "benchmarks.run", "--child", str(file), "--child-out", tmp] + (["--quick"] if quick else [])
     t0 = time.perf_counter()
+    load_before = _load_average()
     try:
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout_s)
         text = Path(tmp).read_text()
@@ -173,6 +181,8 @@ def run_bench(name: str, file: Path, quick: bool, timeout_s: float) -> dict[str,
     finally:
         Path(tmp).unlink(missing_ok=True)
     record.setdefault("duration_s", round(time.perf_counter() - t0, 3))
+    # Other work on a shared machine skews latencies: keep the load next to the numbers.
+    record["load_average_1min"] = {"before": load_before, "after": _load_average()}
     shown = file.relative_to(REPO) if file.resolve().is_relative_to(REPO) else file
     return {"name": name, "file": str(shown), "quick": quick, **record}
 
@@ -243,7 +253,9 @@ def render_markdown(summary: dict[str, Any]) -> str:
             f"{m.get('cpu_model') or 'unknown CPU'} ({m.get('cpus_usable')} usable cores)",
             f"GPU {m['gpu']}" if m.get("gpu") else "no GPU",
             f"Python {m.get('python')}", "quick mode" if rec.get("quick") else "full mode",
-            f"{rec.get('duration_s')} s") if x)
+            f"{rec.get('duration_s')} s",
+            "1-min load average {before} before, {after} after".format(**rec["load_average_1min"])
+            if isinstance(rec.get("load_average_1min"), dict) else "") if x)
         lines += [f"`{rec.get('file', '')}`: {where}", ""]
         if rec.get("status") != "ok":
             lines += [f"**FAILED**: `{str(rec.get('error', '')).splitlines()[0] if rec.get('error') else 'unknown error'}`", ""]
