@@ -57,3 +57,56 @@ def test_wall_refit_that_snaps_away_from_its_inliers_does_not_raise():
     seg = GeometricSegmenter()
     for i, pose in enumerate(sweep(room.scene, 12, "orbit")[:5]):
         assert len(seg.segment(validate_frame(renderer.render(pose, frame_index=i)))) > 0
+
+
+# ---- a small object fused into its support in some frames (a bottle on a cabinet) ----
+from apeiria_model.perception.object_map import MapConfig, ObjectMap  # noqa: E402
+from apeiria_model.perception.segment import Segment  # noqa: E402
+
+_RNG = np.random.default_rng(7)
+CABINET = _RNG.uniform([0.0, 0.0, 0.0], [0.85, 0.48, 0.94], (1500, 3))
+BOTTLE = _RNG.uniform([0.30, 0.20, 0.94], [0.39, 0.29, 1.19], (300, 3))
+
+
+def _seg(points, label, conf, rgb=120):
+    return Segment(np.zeros((len(points), 2), int), points, np.full((len(points), 3), rgb, np.uint8), label, conf)
+
+
+def _sweep(ratio: float, merged_again: bool = False) -> ObjectMap:
+    m = ObjectMap(MapConfig(min_observations=1, small_part_ratio=ratio))
+    m.update([_seg(np.vstack([CABINET, BOTTLE]), "cabinet", 0.5)])   # one segment: not separated
+    m.update([_seg(CABINET, "cabinet", 0.9), _seg(BOTTLE, "bottle", 0.9)])
+    if merged_again:
+        m.update([_seg(np.vstack([CABINET, BOTTLE]), "cabinet", 0.5)])
+    return m
+
+
+def test_a_small_confident_object_does_not_join_the_support_it_was_fused_with():
+    fused = _sweep(0.0).to_scene()
+    assert [o.label for o in fused] == ["cabinet"]            # the bottle was absorbed
+    split = _sweep(0.1).to_scene()
+    assert sorted(o.label for o in split) == ["bottle", "cabinet"]
+    cab = next(o for o in split if o.label == "cabinet")
+    assert cab.top <= 0.94 + 0.05                              # the bottle's voxels left the cabinet
+
+
+def test_a_small_object_that_made_its_supports_top_is_still_published():
+    # fused again after the split: the cabinet's box reaches the bottle's top again
+    m = _sweep(0.1, merged_again=True)
+    scene = m.to_scene()
+    cab = next(o for o in scene if o.label == "cabinet")
+    assert cab.top > 1.1
+    assert sorted(o.label for o in scene) == ["bottle", "cabinet"]
+    m.config.small_part_ratio = 0.0
+    assert [o.label for o in m.to_scene()] == ["cabinet"]   # without the rule: hidden inside the cabinet's box
+
+
+def test_config_refuses_a_small_part_ratio_outside_0_1(tmp_path):
+    import pytest
+
+    from apeiria_model.perception.pipeline import ConfigError, PerceptionConfig
+    f = tmp_path / "p.yaml"
+    for bad in ("-0.1", "1.5", ".nan"):
+        f.write_text(f"map:\n  small_part_ratio: {bad}\n")
+        with pytest.raises(ConfigError, match="small_part_ratio"):
+            PerceptionConfig.from_yaml(f)

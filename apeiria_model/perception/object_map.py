@@ -59,6 +59,9 @@ class MapConfig:
     leg_max_area: float = 0.05          # publish a fragment under a bigger object's footprint (a leg) as part
                                         # of it when its footprint is at most this share of the other's (0 = off)
     color_gain: float = 1.0             # camera exposure for colour names (colors.color_name): 1 = white reads white
+    small_part_ratio: float = 0.0       # a confidently labelled segment with a box under this share of a confidently,
+                                        # differently labelled object's box never joins it, whatever the voxel overlap,
+                                        # and takes the voxels they share (a bottle on a cabinet); 0 = off
 
 
 def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
@@ -115,6 +118,14 @@ class MapObject:
         self.keys, self.point_sum = self.keys[keep], self.point_sum[keep]
         self.color_sum, self.hits = self.color_sum[keep], self.hits[keep]
         self._box = None
+
+    def remove_in_box(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Drop the voxels whose mean point lies inside [lo, hi] (a small object that was
+        fused into this one in frames where the two were not separated)."""
+        if len(self.keys) == 0:
+            return
+        c = self.point_sum / self.hits[:, None]
+        self.remove_keys(self.keys[np.all((c >= lo) & (c <= hi), axis=1)])
 
     def overlap(self, keys: np.ndarray) -> float:
         """Share of the given (unique) voxel keys this object already has."""
@@ -212,7 +223,9 @@ class ObjectMap:
         return ids, np.array([b[0] for b in boxes]), np.array([b[1] for b in boxes])
 
     def _candidates(self, keys: np.ndarray, lo: np.ndarray, hi: np.ndarray, label: str | None,
-                    conf: float | None, table) -> list[tuple[float, int]]:
+                    conf: float | None, table, carve: list[int] | None = None) -> list[tuple[float, int]]:
+        """Objects this segment may join, best first. ``carve`` collects objects it must
+        not join although it overlaps them (small_part_ratio): they give up the shared voxels."""
         cfg = self.config
         ids, olos, ohis = table
         if not ids:
@@ -221,6 +234,7 @@ class ObjectMap:
         near = np.all(olos - pad <= hi, axis=1) & np.all(ohis + pad >= lo, axis=1)
         if not near.any():
             return []
+        seg_volume = float(np.prod(np.maximum(hi - lo, pad)))
         sel = np.flatnonzero(near)
         ious = pairwise_iou([(lo + hi) / 2], [np.maximum(hi - lo, pad)], (olos[sel] + ohis[sel]) / 2,
                             np.maximum(ohis[sel] - olos[sel], pad))[0]
@@ -234,9 +248,20 @@ class ObjectMap:
             if overlap < cfg.min_voxel_overlap and iou < cfg.min_box_iou:
                 continue
             olabel, oconf = obj.label()
-            if (label is not None and conf is not None and conf >= cfg.conflict_confidence
-                    and obj.votes and oconf is not None and oconf >= cfg.conflict_confidence
-                    and olabel != label and overlap < cfg.conflict_overlap):
+            conflict = (label is not None and conf is not None and conf >= cfg.conflict_confidence
+                        and obj.votes and oconf is not None and oconf >= cfg.conflict_confidence
+                        and olabel != label)
+            if conflict and overlap < cfg.conflict_overlap:
+                continue
+            # A small, confidently labelled thing inside a big object of another label
+            # (however unsure that object's label still is: a cabinet seen with its bottles
+            # as one segment has mixed votes): the shared voxels came from frames where the
+            # two were one segment.
+            small_conflict = (label is not None and conf is not None and conf >= cfg.conflict_confidence
+                              and obj.votes and olabel != label)
+            if small_conflict and seg_volume < cfg.small_part_ratio * float(np.prod(np.maximum(ohis[j] - olos[j], pad))):
+                if carve is not None and overlap > 0:
+                    carve.append(oid)
                 continue
             out.append((overlap + float(iou), oid))
         out.sort(reverse=True)
@@ -259,7 +284,8 @@ class ObjectMap:
                 continue
             keys, first = np.unique(_voxel_keys(pts, cfg.voxel_size), return_index=True)
             lo, hi = pts.min(axis=0), pts.max(axis=0)
-            cands = self._candidates(keys, lo, hi, seg.label, seg.confidence, table)
+            carve: list[int] = []
+            cands = self._candidates(keys, lo, hi, seg.label, seg.confidence, table, carve)
             support_obj = joined.get(seg.support_id) if seg.support_id is not None else None
             if support_obj is not None:
                 # Standing on that object this frame: never part of it. Voxels it shares
@@ -286,6 +312,9 @@ class ObjectMap:
                 stats.created += 1
             if support_obj is not None and support_obj in self.objects:
                 self.objects[support_obj].remove_keys(keys)
+            for oid in carve:
+                if oid in self.objects and oid != target.id:
+                    self.objects[oid].remove_in_box(lo - cfg.voxel_size, hi + cfg.voxel_size)
             joined[seg.segment_id] = target.id
             target.add_points(_voxel_keys(pts, cfg.voxel_size), pts,
                               np.asarray(seg.colors, dtype=np.float64).reshape(-1, 3),
@@ -386,7 +415,8 @@ class ObjectMap:
             out.append((lo, hi))
         return out
 
-    def _not_contained(self, boxes: list[tuple[np.ndarray, np.ndarray]]) -> list[bool]:
+    def _not_contained(self, boxes: list[tuple[np.ndarray, np.ndarray]],
+                       labels: list[str | None] | None = None) -> list[bool]:
         """False for boxes lying (mostly) inside a bigger published box: a fragment or a
         duplicate of that object (a chair's base next to the whole chair). Publishing
         only: the map keeps both, so nothing is lost if the evidence changes."""
@@ -404,6 +434,16 @@ class ObjectMap:
         # reaches a little over the desk top from frames where the two were not separated).
         on_top = lo[:, None, 2] >= hi[None, :, 2] - self.config.on_top_margin
         inside &= ~on_top
+        ratio = self.config.small_part_ratio
+        if ratio > 0 and labels is not None:
+            # ... or it is a small thing of another label in the upper half of the box,
+            # reaching its top: what made that top (a bottle fused into its cabinet in
+            # the frames where the two were one segment).
+            lab = np.array([x if x is not None else "" for x in labels], dtype=object)
+            differ = (lab[:, None] != lab[None]) & (lab[:, None] != "") & (lab[None] != "")
+            reaches_top = hi[:, None, 2] >= hi[None, :, 2] - self.config.on_top_margin
+            upper = lo[:, None, 2] >= (lo[None, :, 2] + hi[None, :, 2]) / 2
+            inside &= ~(differ & reaches_top & upper & (vol[:, None] < ratio * vol[None]))
         np.fill_diagonal(inside, False)
         return list(~inside.any(axis=1))
 
@@ -459,6 +499,14 @@ class ObjectMap:
             groups.setdefault(find(i), []).append(i)
         return sorted(groups.values())
 
+    @staticmethod
+    def _group_label(members: list[MapObject]) -> str | None:
+        votes: dict[str, float] = {}
+        for m in members:
+            for name, v in m.votes.items():
+                votes[name] = votes.get(name, 0.0) + v
+        return max(votes, key=lambda name: (votes[name], name)) if votes else None
+
     def to_scene(self, scene_id: str = "perceived", frame_id: str = "map") -> Scene:
         pub = self.published()
         boxes = [self.object_box(o) for o in pub]
@@ -470,7 +518,7 @@ class ObjectMap:
             lo = np.min([boxes[i][0] for i in g], axis=0)
             hi = np.max([boxes[i][1] for i in g], axis=0)
             entries.append((rep, members, (lo, hi)))
-        keep = self._not_contained([e[2] for e in entries])
+        keep = self._not_contained([e[2] for e in entries], [self._group_label(e[1]) for e in entries])
         objs = []
         for (rep, members, (lo, hi)), k in zip(entries, keep):
             if not k:

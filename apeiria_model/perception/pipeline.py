@@ -116,6 +116,8 @@ def _build(cls, doc: Any, prefix: str):
             raise ConfigError(f"need 0 <= min_depth < max_depth, got {obj.min_depth}, {obj.max_depth}")
     if cls is MapConfig and obj.voxel_size <= 0:
         raise ConfigError(f"{prefix}voxel_size must be > 0")
+    if cls is MapConfig and not (math.isfinite(obj.small_part_ratio) and 0 <= obj.small_part_ratio <= 1):
+        raise ConfigError(f"{prefix}small_part_ratio must be in [0, 1], got {obj.small_part_ratio!r}")
     if cls is MapConfig and not (math.isfinite(obj.color_gain) and obj.color_gain > 0):
         raise ConfigError(f"{prefix}color_gain must be a finite number > 0, got {obj.color_gain!r}")
     if cls is GeometricConfig and obj.grid_width < 8:
