@@ -25,9 +25,9 @@ def _instrumented(base_cls):
             super().__init__(*a, **kw)
             self.records: list[dict] = []
 
-        def generate(self, instruction, scene):
+        def generate(self, instruction, scene, *args, **kwargs):
             t0 = time.perf_counter()
-            out = super().generate(instruction, scene)
+            out = super().generate(instruction, scene, *args, **kwargs)
             self.records.append({"tokens": self.last_generation_tokens, "gen_s": time.perf_counter() - t0,
                                  "parsed": bool(out.parsed.has_answer and not out.parsed.errors)})
             return out
