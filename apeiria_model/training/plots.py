@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from apeiria_model.training.logging import read_metrics  # noqa: E402
 
 
-def plot_training(run_dir: Path, out: Path) -> list[Path]:
+def plot_training(run_dir: Path, out: Path, extra_sft: list[tuple[str, Path]] = ()) -> list[Path]:
     made = []
     s3 = run_dir / "stage3" / "metrics.jsonl"
     if s3.is_file():
@@ -50,6 +50,11 @@ def plot_training(run_dir: Path, out: Path) -> list[Path]:
             if recs:
                 ax.plot([r["step"] for r in recs], [r["loss"] for r in recs], label=f"stage {stage}")
                 any_line = True
+    for label, m in extra_sft:  # further supervised runs (e.g. a stage-2 continuation), own step axis
+        recs = [r for r in read_metrics(m) if r["split"] == "train"]
+        if recs:
+            ax.plot([r["step"] for r in recs], [r["loss"] for r in recs], label=label)
+            any_line = True
     if any_line:
         ax.set_yscale("log")
         ax.set_xlabel("step")
@@ -91,11 +96,14 @@ def main(argv=None) -> int:
     ap.add_argument("--run", required=True)
     ap.add_argument("--eval", action="append", default=[])
     ap.add_argument("--eval-label", action="append", default=[])
+    ap.add_argument("--sft", action="append", default=[], metavar="LABEL=METRICS_JSONL",
+                    help="another supervised run's metrics.jsonl to draw on the loss plot")
     ap.add_argument("--out", default="docs/images")
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    made = plot_training(Path(a.run), out)
+    extra = [(item.rsplit("=", 1)[0], Path(item.rsplit("=", 1)[1])) for item in a.sft]
+    made = plot_training(Path(a.run), out, extra)
     labels = a.eval_label + [Path(e).stem for e in a.eval[len(a.eval_label):]]
     reports = [(lab, json.loads(Path(e).read_text())) for lab, e in zip(labels, a.eval)]
     d = plot_depth(reports, out)
