@@ -128,3 +128,12 @@ def test_bad_arguments():
         generate_room(42)
     with pytest.raises(ValueError, match="unknown room type"):
         generate_room(np.random.default_rng(0), "garage")
+
+
+def test_room_exactly_as_deep_as_a_table_with_chairs_needs_does_not_crash():
+    # seed 1, room 1343 once made rng.uniform(low, high) get high - low = -1e-16
+    from apeiria_model.data.generator import GeneratorConfig, _SceneJob, split_of_scenes
+
+    cfg = GeneratorConfig()
+    rec = _SceneJob(1, 1343, split_of_scenes(3000, 1, cfg.split_fractions)[1343], cfg).run()
+    assert rec["scenes"] and rec["grounding"]

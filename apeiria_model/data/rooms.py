@@ -283,7 +283,9 @@ class _Layout:
             along_x = bool(self.rng.random() < 0.5)
             ws = [local[0], local[1], local[2]] if along_x else [local[1], local[0], local[2]]
             margin = chair_cat.size_max[1] + 0.35
-            if self.W < ws[0] + 2 * margin or self.D < ws[1] + 2 * margin:
+            # (with a little slack: a room exactly this size gives uniform() a
+            # high - low of -1e-16 from rounding)
+            if self.W < ws[0] + 2 * margin + 1e-6 or self.D < ws[1] + 2 * margin + 1e-6:
                 continue
             if center is None:
                 x = float(self.rng.uniform(ws[0] / 2 + margin, self.W - ws[0] / 2 - margin))
