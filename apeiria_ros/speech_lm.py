@@ -58,11 +58,23 @@ def _name_forms() -> dict[str, bool]:
 
     forms: dict[str, bool] = {}
     for c in CATEGORIES.values():
-        for name in {c.label, *getattr(c, "train", ()), *getattr(c, "heldout", ())}:
-            if isinstance(name, str) and name:
-                forms[name.lower()] = False
-                forms[pluralize(name.lower())] = True
+        for name in (c.label, *c.train_synonyms, *c.heldout_synonyms):
+            forms[name.lower()] = False
+            forms[pluralize(name.lower())] = True
     return forms
+
+
+def _with_synonyms(names: list[str]) -> list[str]:
+    """The names plus the synonyms people use for the known categories among them
+    (a scene's "sofa" may be asked for as "couch")."""
+    from apeiria_model.data.categories import CATEGORIES
+
+    out = set(names)
+    for n in names:
+        c = CATEGORIES.get(n)
+        if c is not None:
+            out.update(s.lower() for s in c.train_synonyms)
+    return sorted(out)
 
 
 def _name_pattern(forms: dict[str, bool]) -> re.Pattern:
@@ -84,8 +96,9 @@ def object_frames(sentences: Iterable[str], forms: dict[str, bool] | None = None
 
 
 def adapted_corpus(base: list[str], vocabulary: Iterable[str], copies: int = 3, seed: int = 0) -> list[str]:
-    """The generator's sentences with their object names swapped for the vocabulary's
-    (``copies`` random fillings of each sentence; plural slots get plurals), so the
+    """The generator's sentences with their object names (labels and synonyms) swapped
+    for the vocabulary's names and their synonyms (``copies`` random fillings of each
+    sentence; plural slots get plurals), so the
     model expects exactly the objects of this scene, in every context the generator
     uses. An empty vocabulary leaves ``base`` as it is."""
     from apeiria_model.data.categories import pluralize
@@ -93,6 +106,7 @@ def adapted_corpus(base: list[str], vocabulary: Iterable[str], copies: int = 3, 
     names = sorted({" ".join(words(v)) for v in vocabulary} - {""})
     if not names:
         return [" ".join(words(s)) for s in base]
+    names = _with_synonyms(names)
     rng = np.random.default_rng(seed)
     out = []
     for frame, plural in object_frames(base):
@@ -181,7 +195,7 @@ def domain_lm(vocabulary: Iterable[str], cache_dir: str | Path, keep: Callable[[
     """The ARPA file for this vocabulary, built once and cached under ``cache_dir``
     (keyed by the vocabulary, corpus size and seed)."""
     vocab = sorted({" ".join(words(v)) for v in vocabulary} - {""})
-    key = hashlib.sha256(repr((vocab, n_scenes, seed, 1)).encode()).hexdigest()[:16]
+    key = hashlib.sha256(repr((vocab, n_scenes, seed, 2)).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"instructions-{key}.arpa"
     if path.is_file():
         return path

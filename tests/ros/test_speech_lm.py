@@ -89,3 +89,14 @@ def test_spoken_instruction_transcribed_exactly(tmp_path):
 
 def test_words_tokenises_like_the_recogniser():
     assert words("What colour is the TV's stand?") == ["what", "colour", "is", "the", "tv's", "stand"]
+
+
+def test_synonyms_are_slots_and_known_labels_bring_theirs():
+    from apeiria_model.data.categories import CATEGORIES
+
+    syn = CATEGORIES["sofa"].train_synonyms[0]
+    (frame, _), = object_frames([f"the {syn} next to the lamp"])
+    assert frame == "the {x} next to the {x}"
+    out = adapted_corpus([f"the {syn} next to the lamp"] * 40, ["sofa"], seed=0)
+    assert all("lamp" not in s for s in out)  # not in this scene
+    assert any(s.startswith("the sofa ") for s in out) and any(s.startswith(f"the {syn} ") for s in out)

@@ -26,7 +26,8 @@ def test_spoken_instruction_is_published(ros, ros_env, log_dir, tmp_path):
     instructions = ros.collect(String, "/apeiria/instruction")
     transcripts = ros.collect(String, "/apeiria/speech_transcript", qos_profile("latched"))
     g = ProcessGroup(ros_env, log_dir / "speech")
-    g.start(NodeSpec("speech_node", params={"vocabulary": ["mug", "desk", "lamp", "chair", "window"]}))
+    g.start(NodeSpec("speech_node", params={"vocabulary": ["mug", "desk", "lamp", "chair", "window"],
+                                            "lm_cache_dir": str(tmp_path / "lm")}))
     try:
         wait_until(lambda: ros.node.count_publishers("/apeiria/instruction") >= 1, 30, what="speech node")
         # a missing file is a status, not a crash
