@@ -13,7 +13,7 @@ from apeiria_ros.env import REPO_ROOT
 from tests.ros.conftest import wait_until
 from tests.ros.scenes import office
 
-pytestmark = [pytest.mark.ros, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.ros, pytest.mark.timeout(300)]
 
 
 def test_sim_to_grounding_hits_the_simulated_objects(ros, ros_env, log_dir, tmp_path):
@@ -30,23 +30,21 @@ def test_sim_to_grounding_hits_the_simulated_objects(ros, ros_env, log_dir, tmp_
                  "scene_builder_node": {"map_file": str(tmp_path / "map.json")}}
     group = start_nodes(REPO_ROOT / "config" / "bringup_demo.yaml", ros_env, log_dir / "e2e", overrides)
     try:
-        # one full camera loop (24 poses at 4 Hz = 6 s: slow enough that perception keeps
-        # up on a loaded 2-core machine) after the first map, then the
-        # object count must stay put for 2 s
+        # settle on processed frames, not wall time: a loaded machine may process one
+        # frame a second, and a count that merely has not changed for 2 s proves nothing.
+        # The builder publishes a map per processed frame; after one full camera loop's
+        # worth of maps (24) the object count must stay put for 8 maps in a row.
         wait_until(lambda: maps and len(maps[-1].objects) >= 1, 90, what="a first map")
-        t_first = time.monotonic()
-        state = {"n": -1, "since": time.monotonic()}
+        first = len(maps) - 1
 
         def settled():
-            n = len(maps[-1].objects)
-            if n != state["n"]:
-                state.update(n=n, since=time.monotonic())
-            return time.monotonic() - t_first > 6.5 and time.monotonic() - state["since"] > 2.0
+            counts = [len(m.objects) for m in maps[first:]]
+            return len(counts) > 24 and len(set(counts[-8:])) == 1
 
-        wait_until(settled, 60, interval=0.1, what="the object map to settle")
+        wait_until(settled, 150, interval=0.1, what="the object map to settle")
         assert not group.exited(), {n: group.log_tail(n) for n in group.exited()}
         perceived = msg_to_scene(maps[-1])
-        assert len(perceived) >= 4
+        assert len(perceived) >= 4, [o.describe() for o in perceived.objects]
         # colour words the geometric segmenter can see on large, well-separated objects
         cases = [("the blue object", 5), ("the leftmost black object", 4)]
         for text, gt_id in cases:
