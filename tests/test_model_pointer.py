@@ -128,6 +128,30 @@ def _check_decoders(ptr_model, p, g, full):
             ptr_model.config.lora.enabled = False
 
 
+def test_sampling_several_continuations_with_pointer(ptr_model, office_scene):
+    """GRPO samples a group of continuations of one prompt: every row of the fanned-out
+    decode must match the one-sample decode's first-step distribution (regression: the
+    copy keys were fanned out before the single prompt row was scored)."""
+    p = ptr_model.processor.encode_prompt("the red mug", office_scene)
+    batch = ptr_model._prompt_batch(p)
+    for force_hf in (False, True):
+        ptr_model.config.lora.enabled = force_hf
+        try:
+            with torch.no_grad():
+                emb = ptr_model.embed_inputs(batch["input_ids"], batch["object_features"], batch["object_boxes"],
+                                             batch["object_positions"])
+                one = next(ptr_model._decoder_steps(emb, 1, 4, batch["object_positions"], batch["object_tokens"]))
+                many = next(ptr_model._decoder_steps(emb, 5, 4, batch["object_positions"],
+                                                     batch["object_tokens"]))
+            assert many.shape[0] == 5
+            assert torch.allclose(many, one.expand(5, -1), atol=1e-5), force_hf
+            gen = torch.Generator().manual_seed(0)
+            g = ptr_model.generate(p, max_new_tokens=6, temperature=1.5, num_samples=5, generator=gen)
+            assert len(g.token_ids) == 5
+        finally:
+            ptr_model.config.lora.enabled = False
+
+
 def test_roundtrip_keeps_pointer(ptr_model, office_scene, tmp_path):
     ptr_model.save_pretrained(tmp_path / "m")
     back = ApeiriaForGrounding.from_pretrained(tmp_path / "m")

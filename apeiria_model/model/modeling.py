@@ -229,9 +229,10 @@ class ApeiriaForGrounding(nn.Module):
             hidden = dec.forward_hidden(prompt_emb, cache, last_only=ptr is None)
             if ptr is not None:
                 keys, tokens = self._pointer_keys(hidden, object_positions, object_tokens)
-                keys, tokens = keys.expand(n, -1, -1), tokens.expand(n, -1)
             last = hidden[:, -1]
-            logits = mixed(last, dec.head(last))
+            logits = mixed(last, dec.head(last))  # the one prompt row, before it is fanned out
+            if ptr is not None:
+                keys, tokens = keys.expand(n, -1, -1), tokens.expand(n, -1)
             if n > 1:
                 cache = dec.expand(cache, n)
                 logits = logits.expand(n, -1)
