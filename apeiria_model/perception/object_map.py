@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from apeiria_model.atomic_io import write_json_atomic
 from apeiria_model.perception.colors import color_name
@@ -62,11 +63,24 @@ class MapConfig:
     small_part_ratio: float = 0.0       # a confidently labelled segment with a box under this share of a confidently,
                                         # differently labelled object's box never joins it, whatever the voxel overlap,
                                         # and takes the voxels they share (a bottle on a cabinet); 0 = off
+    contained_shared: float = 0.0       # a box inside a bigger one is suppressed only when at least this share of
+                                        # its surface lies within a voxel of the bigger object's surface (a fragment
+                                        # or duplicate of it); a thing with a surface of its own (a mug standing in
+                                        # the box of a table that reaches over it) is published; 0 = always suppress
+    contained_min_thickness: float = 0.08  # ...and only for boxes at least this thick in every axis (metres)
 
 
 def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
     q = np.floor(points / voxel).astype(np.int64) + _OFF
     return (q[:, 0] << 42) | (q[:, 1] << 21) | q[:, 2]
+
+
+def _surface_share(points: np.ndarray, other: np.ndarray, voxel: float) -> float:
+    """Share of ``points`` within one voxel of some point of ``other`` (both [N, 3])."""
+    if len(points) == 0 or len(other) == 0:
+        return 0.0
+    d, _ = cKDTree(other).query(points, k=1, distance_upper_bound=voxel)
+    return float(np.mean(np.isfinite(d)))
 
 
 @dataclass
@@ -416,7 +430,8 @@ class ObjectMap:
         return out
 
     def _not_contained(self, boxes: list[tuple[np.ndarray, np.ndarray]],
-                       labels: list[str | None] | None = None) -> list[bool]:
+                       labels: list[str | None] | None = None,
+                       surfaces: list[np.ndarray] | None = None) -> list[bool]:
         """False for boxes lying (mostly) inside a bigger published box: a fragment or a
         duplicate of that object (a chair's base next to the whole chair). Publishing
         only: the map keeps both, so nothing is lost if the evidence changes."""
@@ -445,6 +460,15 @@ class ObjectMap:
             upper = lo[:, None, 2] >= (lo[None, :, 2] + hi[None, :, 2]) / 2
             inside &= ~(differ & reaches_top & upper & (vol[:, None] < ratio * vol[None]))
         np.fill_diagonal(inside, False)
+        share = self.config.contained_shared
+        if share > 0 and surfaces is not None:
+            for i, j in zip(*np.nonzero(inside)):
+                # A flat piece (a shelf board, a clock face, one side of a stove) has too
+                # little depth for its own-surface test to mean anything: still suppressed.
+                if float(np.min(hi[i] - lo[i])) < self.config.contained_min_thickness:
+                    continue
+                if _surface_share(surfaces[i], surfaces[j], self.config.voxel_size) < share:
+                    inside[i, j] = False
         return list(~inside.any(axis=1))
 
     def _underneath(self, boxes) -> list[tuple[int, int]]:
@@ -518,7 +542,10 @@ class ObjectMap:
             lo = np.min([boxes[i][0] for i in g], axis=0)
             hi = np.max([boxes[i][1] for i in g], axis=0)
             entries.append((rep, members, (lo, hi)))
-        keep = self._not_contained([e[2] for e in entries], [self._group_label(e[1]) for e in entries])
+        surfaces = None
+        if self.config.contained_shared > 0:
+            surfaces = [np.concatenate([m.surface() for m in e[1]]) for e in entries]
+        keep = self._not_contained([e[2] for e in entries], [self._group_label(e[1]) for e in entries], surfaces)
         objs = []
         for (rep, members, (lo, hi)), k in zip(entries, keep):
             if not k:

@@ -118,6 +118,11 @@ def _build(cls, doc: Any, prefix: str):
         raise ConfigError(f"{prefix}voxel_size must be > 0")
     if cls is MapConfig and not (math.isfinite(obj.small_part_ratio) and 0 <= obj.small_part_ratio <= 1):
         raise ConfigError(f"{prefix}small_part_ratio must be in [0, 1], got {obj.small_part_ratio!r}")
+    if cls is MapConfig and not (math.isfinite(obj.contained_shared) and 0 <= obj.contained_shared <= 1):
+        raise ConfigError(f"{prefix}contained_shared must be in [0, 1], got {obj.contained_shared!r}")
+    if cls is MapConfig and not (math.isfinite(obj.contained_min_thickness) and obj.contained_min_thickness >= 0):
+        raise ConfigError(f"{prefix}contained_min_thickness must be a finite number >= 0, "
+                          f"got {obj.contained_min_thickness!r}")
     if cls is MapConfig and not (math.isfinite(obj.color_gain) and obj.color_gain > 0):
         raise ConfigError(f"{prefix}color_gain must be a finite number > 0, got {obj.color_gain!r}")
     if cls is GeometricConfig and obj.grid_width < 8:
