@@ -117,3 +117,54 @@ def test_fuzz_containment_config_is_accepted_or_named(share, thick):
         assert "contained_" in str(e)
         return
     assert 0 <= cfg.map.contained_shared <= 1 and cfg.map.contained_min_thickness >= 0
+
+
+def _box_faces(lo, hi, n):
+    """n points on the faces of the box [lo, hi]."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    p = RNG.uniform(lo, hi, (n, 3))
+    axis = RNG.integers(0, 3, n)
+    side = RNG.integers(0, 2, n).astype(bool)
+    p[np.arange(n), axis] = np.where(side, hi[axis], lo[axis])
+    return p
+
+
+def test_a_neighbour_fused_into_an_object_in_a_few_frames_does_not_stretch_its_box():
+    table = _box_faces([0, 0, 0.70], [1, 1, 0.75], 3000)
+    kettle = _box_faces([1.1, 0.4, 0.0], [1.3, 0.6, 0.3], 600)
+    both = np.concatenate([table, kettle])
+
+    def run(share):
+        m = ObjectMap(MapConfig(exclusive_share=share, contained_shared=0.2))
+        for _ in range(10):  # seen apart in most frames...
+            m.update([_seg(table, "table"), _seg(kettle, "kettle")])
+        for _ in range(2):   # ...and as one segment in two (labelled table)
+            m.update([_seg(both, "table")])
+        return m
+
+    off, on = run(0.0), run(0.3)
+    assert len(off.objects) == len(on.objects) == 2
+    # Off: the table's box reaches over the kettle and swallows it.
+    assert [(o.label, round(o.size[0], 1)) for o in off.to_scene().objects] == [("table", 1.3)]
+    scene = on.to_scene()
+    assert sorted(o.label for o in scene.objects) == ["kettle", "table"]
+    t = next(o for o in scene.objects if o.label == "table")
+    assert t.size[0] < 1.05 and t.size[2] < 0.1
+    # The map itself is unchanged: publishing only.
+    assert on.objects[0].box()[1][0] > 1.25
+
+
+def test_exclusive_voxels_keep_an_object_seen_alone_whole():
+    mug = _mug()
+    m = ObjectMap(MapConfig(exclusive_share=0.3))
+    for _ in range(3):
+        m.update([_seg(mug, "mug")])
+    (o,) = m.to_scene().objects
+    lo, hi = m.objects[0].box()
+    assert np.allclose(o.size, hi - lo)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.01, math.nan])
+def test_config_rejects_a_bad_exclusive_share(bad):
+    with pytest.raises(ConfigError, match="exclusive_share"):
+        PerceptionConfig.from_dict({"map": {"exclusive_share": bad}})

@@ -68,6 +68,9 @@ class MapConfig:
                                         # or duplicate of it); a thing with a surface of its own (a mug standing in
                                         # the box of a table that reaches over it) is published; 0 = always suppress
     contained_min_thickness: float = 0.08  # ...and only for boxes at least this thick in every axis (metres)
+    exclusive_share: float = 0.0        # publishing: a voxel counts for an object's box only if it has at least this
+                                        # share of the hits the voxel has in the published object that hit it most
+                                        # (0 = off; 1 = only the object that saw it most often)
 
 
 def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
@@ -176,15 +179,18 @@ class MapObject:
     def centroids(self) -> np.ndarray:
         return self.point_sum / self.hits[:, None]
 
-    def surface(self) -> np.ndarray:
-        """Voxel centroids, ignoring voxels hit once when the object has been seen often
-        (single hits are sensor noise or segmentation bleed)."""
-        pts = self.centroids()
+    def surface_mask(self) -> np.ndarray:
+        """Voxels that count as surface: all but those hit once when the object has been
+        seen often (single hits are sensor noise or segmentation bleed)."""
         if self.observations >= 3:
             solid = self.hits >= 2
-            if solid.sum() >= max(8, 0.3 * len(pts)):
-                return pts[solid]
-        return pts
+            if solid.sum() >= max(8, 0.3 * len(self.hits)):
+                return solid
+        return np.ones(len(self.hits), bool)
+
+    def surface(self) -> np.ndarray:
+        """Voxel centroids of the surface (``surface_mask``)."""
+        return self.centroids()[self.surface_mask()]
 
     def box(self) -> tuple[np.ndarray, np.ndarray]:
         """(min corner, max corner) of the surface, cached until the points change."""
@@ -398,11 +404,12 @@ class ObjectMap:
         return [o for o in sorted(self.objects.values(), key=lambda o: o.id)
                 if o.observations >= self.config.min_observations]
 
-    def object_box(self, obj: MapObject) -> tuple[np.ndarray, np.ndarray]:
+    def object_box(self, obj: MapObject, surface: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(centre, size) with the bottom snapped to the floor when it nearly reaches it
-        (the underside of furniture is never visible)."""
+        (the underside of furniture is never visible). ``surface``: the points to box
+        instead of the object's own surface (``_exclusive_surfaces``)."""
         cfg = self.config
-        lo, hi = obj.box()
+        lo, hi = obj.box() if surface is None or len(surface) == 0 else (surface.min(axis=0), surface.max(axis=0))
         lo = lo.copy()
         if lo[2] - cfg.floor_height < cfg.floor_snap:
             lo[2] = min(lo[2], cfg.floor_height)
@@ -531,9 +538,34 @@ class ObjectMap:
                 votes[name] = votes.get(name, 0.0) + v
         return max(votes, key=lambda name: (votes[name], name)) if votes else None
 
+    def _exclusive_surfaces(self, pub: list[MapObject]) -> list[np.ndarray]:
+        """Each object's surface without the voxels another published object has hit
+        more often: a neighbour fused into this object in the frames where the two were
+        one segment (a kettle in a stove's segment) must not stretch its box, the
+        neighbour's own map object has those voxels from many more views."""
+        masks = [o.surface_mask() for o in pub]
+        keys = np.concatenate([o.keys[m] for o, m in zip(pub, masks)]) if pub else np.zeros(0, np.int64)
+        hits = np.concatenate([o.hits[m] for o, m in zip(pub, masks)]) if pub else np.zeros(0, np.int64)
+        if len(keys) == 0:
+            return [o.surface() for o in pub]
+        uniq, inv = np.unique(keys, return_inverse=True)
+        best = np.zeros(len(uniq), np.int64)
+        np.maximum.at(best, inv, hits)
+        own = hits >= self.config.exclusive_share * best[inv]
+        out, start = [], 0
+        for o, m in zip(pub, masks):
+            n = int(m.sum())
+            pts, keep = o.centroids()[m], own[start:start + n]
+            start += n
+            # Never strip an object to a sliver: then it is the neighbour's duplicate,
+            # which containment suppression handles.
+            out.append(pts[keep] if keep.sum() >= max(4, 0.3 * n) else pts)
+        return out
+
     def to_scene(self, scene_id: str = "perceived", frame_id: str = "map") -> Scene:
         pub = self.published()
-        boxes = [self.object_box(o) for o in pub]
+        own_surfaces = self._exclusive_surfaces(pub) if self.config.exclusive_share > 0 else None
+        boxes = [self.object_box(o, None if own_surfaces is None else own_surfaces[i]) for i, o in enumerate(pub)]
         boxes = self._support_snap([(c - s / 2, c + s / 2) for c, s in boxes])
         entries = []
         for g in self._label_groups(pub, boxes):
@@ -544,7 +576,9 @@ class ObjectMap:
             entries.append((rep, members, (lo, hi)))
         surfaces = None
         if self.config.contained_shared > 0:
-            surfaces = [np.concatenate([m.surface() for m in e[1]]) for e in entries]
+            by_id = {o.id: (own_surfaces[i] if own_surfaces is not None else None) for i, o in enumerate(pub)}
+            surfaces = [np.concatenate([m.surface() if by_id[m.id] is None else by_id[m.id] for m in e[1]])
+                        for e in entries]
         keep = self._not_contained([e[2] for e in entries], [self._group_label(e[1]) for e in entries], surfaces)
         objs = []
         for (rep, members, (lo, hi)), k in zip(entries, keep):
