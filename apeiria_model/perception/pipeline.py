@@ -127,6 +127,9 @@ def _build(cls, doc: Any, prefix: str):
                           f"got {obj.contained_min_thickness!r}")
     if cls is MapConfig and not (math.isfinite(obj.color_gain) and obj.color_gain > 0):
         raise ConfigError(f"{prefix}color_gain must be a finite number > 0, got {obj.color_gain!r}")
+    if cls is GeometricConfig and not obj.wall_hung_merge_depth >= 0:  # NaN fails too
+        raise ConfigError(f"{prefix}wall_hung_merge_depth must be >= 0 (.inf = no limit), "
+                          f"got {obj.wall_hung_merge_depth!r}")
     if cls is GeometricConfig and obj.grid_width < 8:
         raise ConfigError(f"{prefix}grid_width must be >= 8")
     return obj

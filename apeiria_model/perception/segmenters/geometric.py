@@ -14,6 +14,7 @@ Whole-cloud DBSCAN / RANSAC on 300k points costs ~1 s; this whole pass is ~10-20
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,8 @@ class GeometricConfig:
     min_pixels: int = 10             # smaller components (on the grid) are noise
     extend_to_walls: bool = True     # thin segments right in front of a wall reach back to it...
     wall_hung_depth: float = 0.25    # ...when all their points are within this of the wall
-    wall_hung_merge_gap: float = 0.05  # pieces hanging on one wall this close on it are one object (< 0 = off)
+    wall_hung_merge_gap: float = 0.05  # pieces hanging on one wall this close on it are one object (< 0 = off)...
+    wall_hung_merge_depth: float = math.inf  # ...when both are at most this deep (metres, before reaching the wall)
     support_split: bool = True       # split things standing on a surface off that surface...
     support_min_height: float = 0.012  # ...when they rise this far above it (smoothed z, metres)
     stack_merge: bool = True         # merge vertically stacked pieces of one object...
@@ -345,13 +347,15 @@ class GeometricSegmenter:
                 if wall is not None:
                     nrm, d = self.walls[wall]
                     along = pts @ np.array([-nrm[1], nrm[0], 0.0], np.float32)
+                    # How far it stands out of the wall, robust to the depth noise at range.
+                    dlo, dhi = _robust_range(pts @ nrm - d)
                     hung.append((len(segments), wall, np.array([along.min(), along.max(), pts[:, 2].min(),
-                                                                pts[:, 2].max()])))
+                                                                pts[:, 2].max(), dhi - dlo])))
                     pts, pix, cols = self._extend_to_wall(pts, pix, cols, wall)
             segments.append(Segment(pixels=pix, points=pts.astype(np.float32), colors=cols,
                                     label=None, confidence=None, segment_id=k, support_id=support_of.get(k)))
         if cfg.wall_hung_merge_gap >= 0 and len(hung) > 1:
-            segments = _merge_hung(segments, hung, cfg.wall_hung_merge_gap)
+            segments = _merge_hung(segments, hung, cfg.wall_hung_merge_gap, cfg.wall_hung_merge_depth)
         return segments
 
     def _hanging_on(self, pts) -> int | None:
@@ -378,7 +382,7 @@ class GeometricSegmenter:
         return np.concatenate([pts, proj]), np.concatenate([pix, pix]), np.concatenate([cols, cols])
 
 
-def _merge_hung(segments: list[Segment], hung, gap: float) -> list[Segment]:
+def _merge_hung(segments: list[Segment], hung, gap: float, max_depth: float = math.inf) -> list[Segment]:
     """Join pieces hanging on the same wall whose rectangles on it touch (within
     ``gap``): a window's frame and glass, a door's panel and its upper half, split by
     colour or by a chair in front of them. Wall-hung objects are never stacked
@@ -398,6 +402,11 @@ def _merge_hung(segments: list[Segment], hung, gap: float) -> list[Segment]:
                 continue
             da = max(ra[0] - rb[1], rb[0] - ra[1])  # separation along the wall
             dz = max(ra[2] - rb[3], rb[2] - ra[3])  # and vertically (negative = overlap)
+            if max(ra[4], rb[4]) > max_depth and not (da < 0 and dz >= -gap):
+                # Something deep (a shelf, a lamp in front of the wall) joins only what it
+                # is stacked on or under (a sill under a window), never what it overlaps
+                # or stands beside on the wall.
+                continue
             if da <= gap and dz <= gap:
                 parent[find(a)] = find(b)
     groups: dict[int, list[int]] = {}
