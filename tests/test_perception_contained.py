@@ -168,3 +168,24 @@ def test_exclusive_voxels_keep_an_object_seen_alone_whole():
 def test_config_rejects_a_bad_exclusive_share(bad):
     with pytest.raises(ConfigError, match="exclusive_share"):
         PerceptionConfig.from_dict({"map": {"exclusive_share": bad}})
+
+
+def test_a_laptop_on_a_table_whose_box_a_fused_bottle_lifted_is_on_top():
+    top = RNG.uniform([0, 0, 0.745], [1, 1, 0.755], (2000, 3))
+    bottle_bits = RNG.uniform([0.9, 0.9, 0.76], [0.95, 0.95, 0.98], (60, 3))  # 3%: fused in some frames
+    table = np.concatenate([top, bottle_bits])
+    laptop = RNG.uniform([0.3, 0.3, 0.765], [0.6, 0.6, 0.785], (400, 3))
+
+    def labels(q):
+        m = _map([_seg(table, "table"), _seg(laptop, "laptop")], on_top_quantile=q)
+        assert len(m.objects) == 2
+        return sorted(o.label for o in m.to_scene().objects)
+
+    assert labels(1.0) == ["table"]  # the box top (0.98) is what it "rests on": swallowed
+    assert labels(0.9) == ["laptop", "table"]
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.5, 1.5, math.nan])
+def test_config_rejects_a_bad_on_top_quantile(bad):
+    with pytest.raises(ConfigError, match="on_top_quantile"):
+        PerceptionConfig.from_dict({"map": {"on_top_quantile": bad}})

@@ -67,6 +67,7 @@ class MapConfig:
                                         # its surface lies within a voxel of the bigger object's surface (a fragment
                                         # or duplicate of it); a thing with a surface of its own (a mug standing in
                                         # the box of a table that reaches over it) is published; 0 = always suppress
+    on_top_quantile: float = 1.0        # the top a box's on_top test uses: this quantile of its surface heights
     contained_min_thickness: float = 0.08  # ...and only for boxes at least this thick in every axis (metres)
     exclusive_share: float = 0.0        # publishing: a voxel counts for an object's box only if it has at least this
                                         # share of the hits the voxel has in the published object that hit it most
@@ -454,7 +455,13 @@ class ObjectMap:
         inside = (inter >= frac * vol[:, None]) & (vol[:, None] < vol[None])  # row i inside column j
         # ... unless it rests on the bigger box's top (a laptop on a desk: the desk's box
         # reaches a little over the desk top from frames where the two were not separated).
-        on_top = lo[:, None, 2] >= hi[None, :, 2] - self.config.on_top_margin
+        top = hi[:, 2]
+        q = self.config.on_top_quantile
+        if q < 1 and surfaces is not None:
+            # The top a thing rests on is where most of the surface is, not the highest
+            # voxel: a mug fused into the table's segment in some frames lifts the box top.
+            top = np.array([np.quantile(sf[:, 2], q) if len(sf) else t for sf, t in zip(surfaces, top)])
+        on_top = lo[:, None, 2] >= top[None, :] - self.config.on_top_margin
         inside &= ~on_top
         ratio = self.config.small_part_ratio
         if ratio > 0 and labels is not None:
@@ -575,7 +582,7 @@ class ObjectMap:
             hi = np.max([boxes[i][1] for i in g], axis=0)
             entries.append((rep, members, (lo, hi)))
         surfaces = None
-        if self.config.contained_shared > 0:
+        if self.config.contained_shared > 0 or self.config.on_top_quantile < 1:
             by_id = {o.id: (own_surfaces[i] if own_surfaces is not None else None) for i, o in enumerate(pub)}
             surfaces = [np.concatenate([m.surface() if by_id[m.id] is None else by_id[m.id] for m in e[1]])
                         for e in entries]

@@ -120,6 +120,8 @@ def _build(cls, doc: Any, prefix: str):
         raise ConfigError(f"{prefix}small_part_ratio must be in [0, 1], got {obj.small_part_ratio!r}")
     if cls is MapConfig and not (math.isfinite(obj.contained_shared) and 0 <= obj.contained_shared <= 1):
         raise ConfigError(f"{prefix}contained_shared must be in [0, 1], got {obj.contained_shared!r}")
+    if cls is MapConfig and not (0 < obj.on_top_quantile <= 1):  # NaN fails too
+        raise ConfigError(f"{prefix}on_top_quantile must be in (0, 1], got {obj.on_top_quantile!r}")
     if cls is MapConfig and not (math.isfinite(obj.exclusive_share) and 0 <= obj.exclusive_share <= 1):
         raise ConfigError(f"{prefix}exclusive_share must be in [0, 1], got {obj.exclusive_share!r}")
     if cls is MapConfig and not (math.isfinite(obj.contained_min_thickness) and obj.contained_min_thickness >= 0):
