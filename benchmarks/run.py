@@ -295,13 +295,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bench-dir", default=str(BENCH_DIR), help=argparse.SUPPRESS)
     ap.add_argument("--docs", default=str(DOCS), help="Markdown file to regenerate (default docs/benchmarks.md)")
     ap.add_argument("--no-docs", action="store_true", help="do not touch the Markdown file")
+    ap.add_argument("--render-only", action="store_true",
+                    help="run nothing: rebuild summary.json and the Markdown from the per-bench JSON in OUT "
+                         "(after a bench was run on its own, e.g. `python benchmarks/bench_x.py`)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--child-out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         return child_main(args.child, args.quick, args.child_out)
 
-    benches = select(discover(Path(args.bench_dir)), args.only)
+    benches = {} if args.render_only else select(discover(Path(args.bench_dir)), args.only)
     out_dir = Path(args.out)
     if not out_dir.is_absolute():
         out_dir = Path.cwd() / out_dir
@@ -324,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         docs.write_text(render_markdown(summary))
     if records:
         print_table(records)
+    elif args.render_only:
+        print(f"rendered {len(merged)} bench records", file=sys.stderr)
     else:
         print("no benches found (benchmarks/bench_*.py)", file=sys.stderr)
     return 1 if summary["failed"] else 0

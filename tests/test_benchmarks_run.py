@@ -70,3 +70,17 @@ def test_flatten_and_markdown_of_empty_summary():
     assert harness.flatten({"a": {"b": 1, "c": [1, 2]}, "d": None}) == [("a.b", 1), ("a.c", [1, 2]), ("d", None)]
     assert harness.flatten({"r": [{"n": 10, "ms": 1.5}, {"n": 100}]}) == [("r[0].n", 10), ("r[0].ms", 1.5), ("r[1].n", 100)]
     assert "No benchmark results yet." in harness.render_markdown({"benches": {}})
+
+def test_render_only_rebuilds_summary_and_docs_without_running(bench_dir, tmp_path):
+    out, docs = tmp_path / "results", tmp_path / "benchmarks.md"
+    harness.main(["--out", str(out), "--bench-dir", str(bench_dir), "--only", "ok", "--no-docs"])
+    # a bench re-run on its own writes only its own record: summary and docs go stale
+    rec = json.loads((out / "ok.json").read_text())
+    rec["result"]["n"] = 7
+    (out / "ok.json").write_text(json.dumps(rec))
+    (bench_dir / "bench_ok.py").write_text("def run(quick=False):\n    raise RuntimeError('must not run')\n")
+    rc = harness.main(["--out", str(out), "--bench-dir", str(bench_dir), "--docs", str(docs), "--render-only"])
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ran"] == [] and summary["benches"]["ok"]["result"]["n"] == 7
+    assert "| n | 7 |" in docs.read_text()
