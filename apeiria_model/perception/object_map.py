@@ -48,7 +48,10 @@ class MapConfig:
     stale_frames: int = 8               # in view but unseen this many frames in a row: drop
     visibility_margin: float = 0.10     # metres; occlusion test slack for the stale check
     stale_min_area_px: float = 800.0    # ...which only counts views where it would cover this many pixels
-    min_observations: int = 2           # frames an object needs before it is published
+    min_observations: int = 2           # frames an object needs before it is published...
+    single_view_min_area: float = 0.0   # ...unless it is flat and this large (m^2 of its two largest extents),
+                                        # seen once is enough (a whiteboard flush with its wall); 0 = off
+    single_view_max_thickness: float = 0.25  # ...flat = its smallest box extent is at most this (metres)
     floor_height: float = 0.0           # world z of the floor (boxes near it reach down to it)
     floor_snap: float = 0.10            # bottoms closer than this to the floor snap to it
     support_snap: float = 0.06          # bottoms this close above another object's top snap to it
@@ -403,7 +406,18 @@ class ObjectMap:
     # -- output ---------------------------------------------------------------------------
     def published(self) -> list[MapObject]:
         return [o for o in sorted(self.objects.values(), key=lambda o: o.id)
-                if o.observations >= self.config.min_observations]
+                if o.observations >= self.config.min_observations or self._big_flat_single_view(o)]
+
+    def _big_flat_single_view(self, obj: MapObject) -> bool:
+        """min_observations guards against fragments and noise, which are small; a flat
+        segment of a square metre seen once is neither. Whiteboards, doors and mirrors
+        flush with a wall are removed with it in most frames and may show once."""
+        cfg = self.config
+        if cfg.single_view_min_area <= 0 or obj.observations < 1:
+            return False
+        lo, hi = obj.box()
+        a, b, c = np.sort(hi - lo)
+        return bool(a <= cfg.single_view_max_thickness and b * c >= cfg.single_view_min_area)
 
     def object_box(self, obj: MapObject, surface: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(centre, size) with the bottom snapped to the floor when it nearly reaches it

@@ -43,6 +43,8 @@ class LearnedConfig:
     trt_cache_dir: str | None = None      # engine cache; None = ~/.cache/apeiria/tensorrt
     fp16: bool = False                    # TensorRT half precision
     drop_background: float = 0.5          # drop segments classified background at this confidence
+    split_overlap: float = 0.0            # split a segment at its proposed seams into groups of parts whose class
+                                          # distributions overlap less than this (Bhattacharyya; 0 = off)
 
 
 @dataclass
@@ -127,11 +129,20 @@ def _build(cls, doc: Any, prefix: str):
     if cls is MapConfig and not (math.isfinite(obj.contained_min_thickness) and obj.contained_min_thickness >= 0):
         raise ConfigError(f"{prefix}contained_min_thickness must be a finite number >= 0, "
                           f"got {obj.contained_min_thickness!r}")
+    for key in ("single_view_min_area", "single_view_max_thickness"):
+        if cls is MapConfig and not (math.isfinite(getattr(obj, key)) and getattr(obj, key) >= 0):
+            raise ConfigError(f"{prefix}{key} must be a finite number >= 0, got {getattr(obj, key)!r}")
     if cls is MapConfig and not (math.isfinite(obj.color_gain) and obj.color_gain > 0):
         raise ConfigError(f"{prefix}color_gain must be a finite number > 0, got {obj.color_gain!r}")
     if cls is GeometricConfig and not obj.wall_hung_merge_depth >= 0:  # NaN fails too
         raise ConfigError(f"{prefix}wall_hung_merge_depth must be >= 0 (.inf = no limit), "
                           f"got {obj.wall_hung_merge_depth!r}")
+    if cls is LearnedConfig and not (0 <= obj.split_overlap <= 1):  # NaN fails too
+        raise ConfigError(f"{prefix}split_overlap must be in [0, 1] (0 = off), got {obj.split_overlap!r}")
+    if cls is GeometricConfig and not obj.part_brightness_break >= 1:  # NaN fails too; .inf = off
+        raise ConfigError(f"{prefix}part_brightness_break must be >= 1 (.inf = off), got {obj.part_brightness_break!r}")
+    if cls is GeometricConfig and obj.part_min_pixels < 1:
+        raise ConfigError(f"{prefix}part_min_pixels must be >= 1, got {obj.part_min_pixels!r}")
     if cls is GeometricConfig and obj.grid_width < 8:
         raise ConfigError(f"{prefix}grid_width must be >= 8")
     return obj
@@ -161,7 +172,8 @@ def build_segmenter(config: PerceptionConfig) -> Segmenter:
     from apeiria_model.perception.segmenters.learned import LearnedSegmenter, load_classifier
     lc = config.learned
     clf = load_classifier(lc.runtime, lc.weights, lc.onnx, lc.providers, lc.trt_cache_dir, lc.fp16)
-    return LearnedSegmenter(clf, geo, drop_background=lc.drop_background, floor_height=config.map.floor_height)
+    return LearnedSegmenter(clf, geo, drop_background=lc.drop_background, floor_height=config.map.floor_height,
+                            split_overlap=lc.split_overlap)
 
 
 class PerceptionPipeline:

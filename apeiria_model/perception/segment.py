@@ -30,6 +30,13 @@ class Segment:
     features: np.ndarray | None = field(default=None, repr=False)
     segment_id: int = -1
     support_id: int | None = None
+    parts: np.ndarray | None = field(default=None, repr=False)  # [N] int part index per point, proposed
+    # by weak seams (GeometricConfig.part_brightness_break); the learned segmenter may split there
+
+    def subset(self, mask: np.ndarray, segment_id: int) -> "Segment":
+        """The points selected by ``mask`` as a new unlabelled segment (same support)."""
+        return Segment(pixels=self.pixels[mask], points=self.points[mask], colors=self.colors[mask],
+                       segment_id=segment_id, support_id=self.support_id)
 
     def __len__(self) -> int:
         return int(self.points.shape[0])

@@ -49,6 +49,11 @@ class GeometricConfig:
     color_break: float = 0.06        # ...this chromaticity change, separates two surfaces
     color_break_alone: float = 0.12  # a chromaticity change this large separates on its own
     brightness_break: float = 1.6    # brightness ratio that separates equally oriented surfaces
+    part_brightness_break: float = math.inf  # proposals only: a brightness ratio that, with a chromaticity
+                                     # change over color_break, marks a possible seam at any orientation;
+                                     # each segment carries the parts these seams cut it into, for the
+                                     # learned segmenter to split when it confidently disagrees (inf = off)
+    part_min_pixels: int = 20        # smaller proposed parts join the largest part of their segment
     min_pixels: int = 10             # smaller components (on the grid) are noise
     extend_to_walls: bool = True     # thin segments right in front of a wall reach back to it...
     wall_hung_depth: float = 0.25    # ...when all their points are within this of the wall
@@ -307,23 +312,35 @@ class GeometricSegmenter:
             same = (np.sum(n[a] * n[b], axis=-1) > cos_same) & nok[a] & nok[b]
             ratio = (bright[a] + 20.0) / (bright[b] + 20.0)
             step = np.maximum(ratio, 1.0 / ratio)
-            return (cut | (turn & (dc > cfg.color_break)) | (dc > cfg.color_break_alone)
-                    | (same & (step > cfg.brightness_break)))
+            strong = (cut | (turn & (dc > cfg.color_break)) | (dc > cfg.color_break_alone)
+                      | (same & (step > cfg.brightness_break)))
+            # Shading alone changes brightness, not chromaticity: both changing together may be
+            # a material edge even where the surfaces are slightly turned (a black speaker's side
+            # beside a brown table, 20-30 degrees apart: neither "same" nor "turn"). Cutting there
+            # outright lost as many objects as it found (a bed's frame from its mattress), so
+            # it only proposes parts (see LearnedSegmenter.split_confidence).
+            return strong, (dc > cfg.color_break) & (step > cfg.part_brightness_break)
 
         # A pixel whose link to a neighbour is cut becomes a boundary if it is the farther
         # one (or equally far): the nearer surface keeps its outline.
         boundary = np.zeros_like(keep)
+        seam = np.zeros_like(keep)  # weaker cuts that only propose parts
         h_a, h_b = (slice(None), slice(None, -1)), (slice(None), slice(1, None))
         v_a, v_b = (slice(None, -1), slice(None)), (slice(1, None), slice(None))
         for a, b in ((h_a, h_b), (v_a, v_b)):
-            cut = broken(a, b) & keep[a] & keep[b]
+            strong, weak = broken(a, b)
+            cut = strong & keep[a] & keep[b]
             far_b = depth[b] >= depth[a]
             boundary[b] |= cut & far_b
             boundary[a] |= cut & ~far_b
+            weak &= keep[a] & keep[b]
+            seam[b] |= weak & far_b
+            seam[a] |= weak & ~far_b
         core = keep & ~boundary
         labels, count = ndimage.label(core)
         if count == 0:
             return []
+        parts_img = _part_image(core, seam) if math.isfinite(cfg.part_brightness_break) else None
         labels, count, support_of = _split_and_merge(labels, count, ps, n, nok, chroma, bright, cfg)
         sizes = np.bincount(labels.ravel(), minlength=count + 1)
         order = np.argsort(labels.ravel(), kind="stable")
@@ -352,8 +369,12 @@ class GeometricSegmenter:
                     hung.append((len(segments), wall, np.array([along.min(), along.max(), pts[:, 2].min(),
                                                                 pts[:, 2].max(), dhi - dlo])))
                     pts, pix, cols = self._extend_to_wall(pts, pix, cols, wall)
+            parts = None
+            if parts_img is not None and len(pts) == len(idx):  # not for wall-hung pieces (points added)
+                parts = _segment_parts(parts_img.ravel()[idx], cfg.part_min_pixels)
             segments.append(Segment(pixels=pix, points=pts.astype(np.float32), colors=cols,
-                                    label=None, confidence=None, segment_id=k, support_id=support_of.get(k)))
+                                    label=None, confidence=None, segment_id=k, support_id=support_of.get(k),
+                                    parts=parts))
         if cfg.wall_hung_merge_gap >= 0 and len(hung) > 1:
             segments = _merge_hung(segments, hung, cfg.wall_hung_merge_gap, cfg.wall_hung_merge_depth)
         return segments
@@ -424,6 +445,29 @@ def _merge_hung(segments: list[Segment], hung, gap: float, max_depth: float = ma
             support_id=parts[0].support_id)
         drop.update(members[1:])
     return [s for i, s in enumerate(segments) if i not in drop]
+
+
+def _part_image(core: np.ndarray, seam: np.ndarray) -> np.ndarray:
+    """Components of ``core`` with the seams cut too; seam pixels take the label of the
+    nearest labelled pixel (so every pixel of a segment belongs to some part)."""
+    fine, m = ndimage.label(core & ~seam)
+    if m == 0:
+        return fine
+    _, (ri, ci) = ndimage.distance_transform_edt(fine == 0, return_indices=True)
+    return np.where(core, fine[ri, ci], 0)
+
+
+def _segment_parts(fine: np.ndarray, min_pixels: int) -> np.ndarray | None:
+    """Per-pixel part index (0..P-1) of one segment from the fine labels of its pixels,
+    parts under ``min_pixels`` joined to the largest; None when fewer than 2 parts remain."""
+    ids, inv, counts = np.unique(fine, return_inverse=True, return_counts=True)
+    big = counts >= min_pixels
+    if big.sum() < 2:
+        return None
+    order = np.cumsum(big) - 1  # index among the big parts
+    largest = int(order[np.argmax(counts)])
+    part_of = np.where(big, order, largest)
+    return part_of[inv].astype(np.int32)
 
 
 def _robust_range(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

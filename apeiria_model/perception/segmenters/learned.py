@@ -72,6 +72,14 @@ def load_classifier(runtime: str = "onnx", weights: str | Path | None = None, on
     raise ValueError(f"unknown runtime {runtime!r}; choose one of {RUNTIMES}")
 
 
+def _overlap_groups(link: np.ndarray) -> np.ndarray:
+    """Connected components (group index per node, 0 = the first node's) of a symmetric
+    boolean adjacency matrix."""
+    from scipy.sparse.csgraph import connected_components
+    _, groups = connected_components(link, directed=False)
+    return groups
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -82,21 +90,61 @@ class LearnedSegmenter:
     name = "learned"
 
     def __init__(self, classifier: Classifier, base: GeometricSegmenter | None = None,
-                 drop_background: float = 0.5, floor_height: float = 0.0):
+                 drop_background: float = 0.5, floor_height: float = 0.0, split_overlap: float = 0.0):
         self.classifier = classifier
         self.base = base or GeometricSegmenter()
         self.drop_background = drop_background
+        self.split_overlap = split_overlap
         self.floor_height = floor_height
         self.last_timings: dict[str, float] = {}
+
+    def _predict(self, segments: list[Segment]) -> tuple[np.ndarray, np.ndarray]:
+        n_points = getattr(getattr(self.classifier, "spec", None), "n_points", 128)
+        pts, extra = batch_tensors(segments, n_points, self.floor_height)
+        logits, feats = self.classifier.predict(pts, extra)
+        return softmax(np.asarray(logits, np.float64)), np.asarray(feats)
+
+    def split_disagreeing(self, segments: list[Segment]) -> list[Segment]:
+        """Split segments at their proposed seams (``Segment.parts``) where the classifier
+        sees different things in the parts: parts whose class distributions overlap
+        (Bhattacharyya coefficient) at least ``split_overlap`` stay together, and a
+        segment whose parts fall into two or more such groups becomes one segment per
+        group (a speaker against a table: one segment at depth and colour alone). The
+        overlap, not a confident label, decides: the classifier is unsure between
+        look-alikes (speaker / kettle, table / desk) yet sure the parts differ."""
+        cand = [s for s in segments if s.parts is not None]
+        if not cand or self.split_overlap <= 0:
+            return segments
+        subs, owner = [], []
+        for i, seg in enumerate(cand):
+            for j in range(int(seg.parts.max()) + 1):
+                subs.append(seg.subset(seg.parts == j, seg.segment_id))
+                owner.append(i)
+        probs, _ = self._predict(subs)
+        owner = np.asarray(owner)
+        replace: dict[int, list[Segment]] = {}
+        next_id = max(s.segment_id for s in segments) + 1
+        for i, seg in enumerate(cand):
+            p = np.sqrt(probs[owner == i])
+            groups = _overlap_groups(p @ p.T >= self.split_overlap)
+            if groups.max() == 0:
+                continue
+            sizes = np.bincount(groups[seg.parts], minlength=groups.max() + 1)
+            out = []
+            for g in np.argsort(-sizes, kind="stable"):
+                out.append(seg.subset(groups[seg.parts] == g, seg.segment_id if not out else next_id))
+                next_id += len(out) > 1
+            replace[id(seg)] = out
+        if not replace:
+            return segments
+        return [piece for s in segments for piece in replace.get(id(s), [s])]
 
     def classify(self, segments: list[Segment]) -> list[Segment]:
         """Fill label / confidence / features in place; return the non-background ones."""
         if not segments:
             return []
-        n_points = getattr(getattr(self.classifier, "spec", None), "n_points", 128)
-        pts, extra = batch_tensors(segments, n_points, self.floor_height)
-        logits, feats = self.classifier.predict(pts, extra)
-        probs = softmax(np.asarray(logits, np.float64))
+        segments = self.split_disagreeing(segments)
+        probs, feats = self._predict(segments)
         classes = self.classifier.classes
         kept = []
         for seg, p, f in zip(segments, probs, feats):
