@@ -35,7 +35,9 @@ def _frame():
 
 
 def _box_segments(frame, **cfg):
-    segs = GeometricSegmenter(GeometricConfig(remove_walls=False, **cfg)).segment(frame)
+    geo = GeometricSegmenter(GeometricConfig(remove_walls=False, **cfg))
+    geo.propose_parts = True
+    segs = geo.segment(frame)
     ids = frame.instance_ids
     return [s for s in segs if np.isin(ids[s.pixels[:, 0], s.pixels[:, 1]], [0, 1]).mean() > 0.5], ids
 
@@ -64,6 +66,8 @@ def test_strong_cuts_keep_the_touching_boxes_one_segment_and_seams_propose_their
     assert set(np.unique(ids[off[0].pixels[:, 0], off[0].pixels[:, 1]])) >= {0, 1}  # the under-segmentation
     on, _ = _box_segments(frame, part_brightness_break=1.3)
     assert len(on) == 1 and on[0].parts is not None and on[0].parts.max() == 1
+    plain = GeometricSegmenter(GeometricConfig(remove_walls=False, part_brightness_break=1.3)).segment(frame)
+    assert all(s.parts is None for s in plain)  # nobody asked for parts: none computed
     seg = on[0]
     inst = ids[seg.pixels[:, 0], seg.pixels[:, 1]]
     for j in (0, 1):  # each proposed part is one box
@@ -180,6 +184,13 @@ def test_a_big_flat_object_seen_once_is_published_and_small_or_thick_ones_are_no
     on = ObjectMap(MapConfig(single_view_min_area=0.5))
     on.update(segs)
     assert [o.label for o in on.to_scene().objects] == ["whiteboard"]
+
+
+def test_an_unlabelled_big_panel_seen_once_is_not_published():
+    m = ObjectMap(MapConfig(single_view_min_area=0.5))
+    pts = _panel()
+    m.update([Segment(np.zeros((len(pts), 2), int), pts, np.full((len(pts), 3), 230, np.uint8))])
+    assert len(m.objects) == 1 and len(m.to_scene().objects) == 0  # class-agnostic: no classifier vetted it
 
 
 def test_the_same_big_panel_seen_twice_is_one_object():

@@ -111,6 +111,9 @@ class GeometricSegmenter:
         self._rng = np.random.default_rng(self.config.seed)
         self.walls: list[tuple[np.ndarray, float]] = []
         self._wall_fits: list[int] = []  # fits averaged into each remembered wall
+        # Proposed parts (Segment.parts) cost ~3 ms a frame: only when a consumer asks
+        # (LearnedSegmenter with split_overlap > 0 turns this on).
+        self.propose_parts = False
 
     # -- structure -----------------------------------------------------------------
     def _floor_mask(self, p, valid, n, nok) -> np.ndarray:
@@ -340,7 +343,7 @@ class GeometricSegmenter:
         labels, count = ndimage.label(core)
         if count == 0:
             return []
-        parts_img = _part_image(core, seam) if math.isfinite(cfg.part_brightness_break) else None
+        parts_img = _part_image(core, seam) if self.propose_parts and math.isfinite(cfg.part_brightness_break) else None
         labels, count, support_of = _split_and_merge(labels, count, ps, n, nok, chroma, bright, cfg)
         sizes = np.bincount(labels.ravel(), minlength=count + 1)
         order = np.argsort(labels.ravel(), kind="stable")

@@ -95,6 +95,7 @@ class LearnedSegmenter:
         self.base = base or GeometricSegmenter()
         self.drop_background = drop_background
         self.split_overlap = split_overlap
+        self.base.propose_parts = split_overlap > 0
         self.floor_height = floor_height
         self.last_timings: dict[str, float] = {}
 
