@@ -82,6 +82,20 @@ def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
     return (q[:, 0] << 42) | (q[:, 1] << 21) | q[:, 2]
 
 
+def _distinct(labels: list[str | None] | None, colors: list[str] | None, n: int) -> np.ndarray:
+    """[n, n] True where objects i and j can be told apart: different labels when both
+    have one (learned segmenter), else different colour names; True when neither is known."""
+    out = np.ones((n, n), dtype=bool)
+    if colors is not None:
+        col = np.array(colors, dtype=object)
+        out = col[:, None] != col[None]
+    if labels is not None:
+        lab = np.array([x if x is not None else "" for x in labels], dtype=object)
+        both = (lab[:, None] != "") & (lab[None] != "")
+        out = np.where(both, lab[:, None] != lab[None], out)
+    return out
+
+
 def _surface_share(points: np.ndarray, other: np.ndarray, voxel: float) -> float:
     """Share of ``points`` within one voxel of some point of ``other`` (both [N, 3])."""
     if len(points) == 0 or len(other) == 0:
@@ -456,7 +470,8 @@ class ObjectMap:
 
     def _not_contained(self, boxes: list[tuple[np.ndarray, np.ndarray]],
                        labels: list[str | None] | None = None,
-                       surfaces: list[np.ndarray] | None = None) -> list[bool]:
+                       surfaces: list[np.ndarray] | None = None,
+                       colors: list[str] | None = None) -> list[bool]:
         """False for boxes lying (mostly) inside a bigger published box: a fragment or a
         duplicate of that object (a chair's base next to the whole chair). Publishing
         only: the map keeps both, so nothing is lost if the evidence changes."""
@@ -472,13 +487,17 @@ class ObjectMap:
         inside = (inter >= frac * vol[:, None]) & (vol[:, None] < vol[None])  # row i inside column j
         # ... unless it rests on the bigger box's top (a laptop on a desk: the desk's box
         # reaches a little over the desk top from frames where the two were not separated).
-        top = hi[:, 2]
+        on_top = lo[:, None, 2] >= hi[None, :, 2] - self.config.on_top_margin
         q = self.config.on_top_quantile
         if q < 1 and surfaces is not None:
             # The top a thing rests on is where most of the surface is, not the highest
             # voxel: a mug fused into the table's segment in some frames lifts the box top.
-            top = np.array([np.quantile(sf[:, 2], q) if len(sf) else t for sf, t in zip(surfaces, top)])
-        on_top = lo[:, None, 2] >= top[None, :] - self.config.on_top_margin
+            top = np.array([np.quantile(sf[:, 2], q) if len(sf) else t for sf, t in zip(surfaces, hi[:, 2])])
+            on_surface = lo[:, None, 2] >= top[None, :] - self.config.on_top_margin
+            # ... but only for a thing told apart from the bigger object by its label or,
+            # unlabelled, its colour: a same-looking piece below the box top (the upper
+            # edge of a chair's back) is a fragment of it, not something resting on it.
+            on_top |= on_surface & _distinct(labels, colors, len(boxes))
         inside &= ~on_top
         ratio = self.config.small_part_ratio
         if ratio > 0 and labels is not None:
@@ -555,6 +574,11 @@ class ObjectMap:
         return sorted(groups.values())
 
     @staticmethod
+    def _mean_rgb(members: list[MapObject]) -> np.ndarray:
+        return np.sum([m.color_sum.sum(axis=0) for m in members], axis=0) / max(
+            1, int(sum(m.hits.sum() for m in members)))
+
+    @staticmethod
     def _group_label(members: list[MapObject]) -> str | None:
         votes: dict[str, float] = {}
         for m in members:
@@ -603,7 +627,9 @@ class ObjectMap:
             by_id = {o.id: (own_surfaces[i] if own_surfaces is not None else None) for i, o in enumerate(pub)}
             surfaces = [np.concatenate([m.surface() if by_id[m.id] is None else by_id[m.id] for m in e[1]])
                         for e in entries]
-        keep = self._not_contained([e[2] for e in entries], [self._group_label(e[1]) for e in entries], surfaces)
+        colors = [color_name(self._mean_rgb(e[1]), self.config.color_gain) for e in entries]
+        keep = self._not_contained([e[2] for e in entries], [self._group_label(e[1]) for e in entries], surfaces,
+                                   colors)
         objs = []
         for (rep, members, (lo, hi)), k in zip(entries, keep):
             if not k:
@@ -623,11 +649,9 @@ class ObjectMap:
             feat = None
             if fsum and len({f.shape for f in fsum}) == 1:
                 feat = np.sum(fsum, axis=0) / max(fcount, 1)
-            rgb = np.sum([m.color_sum.sum(axis=0) for m in members], axis=0) / max(
-                1, int(sum(m.hits.sum() for m in members)))
             objs.append(SceneObject(
                 id=rep.id, label=label, center=tuple(float(x) for x in c), size=tuple(float(x) for x in s),
-                color=color_name(rgb, self.config.color_gain), score=float(score),
+                color=color_name(self._mean_rgb(members), self.config.color_gain), score=float(score),
                 features=None if feat is None else tuple(float(x) for x in feat)))
         objs.sort(key=lambda o: o.id)
         return Scene(scene_id, tuple(objs), frame_id)
