@@ -38,6 +38,9 @@ PARAMS = [
     Param("max_frames", 0, "stop publishing after this many frames (0 = never)"),
     Param("noise", False, "add sensor noise (depth jitter, dropouts)", True),
     Param("publish_tf", True, "broadcast map_frame -> camera_frame on /tf when tf2_ros is available", True),
+    Param("wait_for_subscribers", False,
+          "hold the first frame until colour, depth, camera_info and pose each have a subscriber, so a mapper "
+          "started alongside sees the trajectory from its first pose (reproducible runs)", True),
 ]
 
 
@@ -101,8 +104,15 @@ class SimNode:
     def _param(self, name):
         return self.node.get_parameter(name).value
 
+    def _subscribed(self) -> bool:
+        pubs = (self.pub_color, self.pub_depth, self.pub_info, self.pub_pose)
+        return all(p.get_subscription_count() > 0 for p in pubs)
+
     def _loop(self) -> None:
         k = 0
+        if self.cfg["wait_for_subscribers"]:
+            while not self._stop.is_set() and not self._subscribed():
+                self._stop.wait(0.05)
         next_t = time.monotonic()
         while not self._stop.is_set():
             max_frames = int(self._param("max_frames"))
