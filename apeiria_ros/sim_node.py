@@ -39,8 +39,9 @@ PARAMS = [
     Param("noise", False, "add sensor noise (depth jitter, dropouts)", True),
     Param("publish_tf", True, "broadcast map_frame -> camera_frame on /tf when tf2_ros is available", True),
     Param("wait_for_subscribers", False,
-          "hold the first frame until colour, depth, camera_info and pose each have a subscriber, so a mapper "
-          "started alongside sees the trajectory from its first pose (reproducible runs)", True),
+          "hold the first frame until colour, depth and camera_info each have a subscriber, so a mapper "
+          "started alongside sees the trajectory from its first pose (reproducible runs; the pose topic is "
+          "not waited for: a mapper may take the pose from TF)", True),
 ]
 
 
@@ -105,7 +106,7 @@ class SimNode:
         return self.node.get_parameter(name).value
 
     def _subscribed(self) -> bool:
-        pubs = (self.pub_color, self.pub_depth, self.pub_info, self.pub_pose)
+        pubs = (self.pub_color, self.pub_depth, self.pub_info)
         return all(p.get_subscription_count() > 0 for p in pubs)
 
     def _loop(self) -> None:
