@@ -631,7 +631,7 @@ class ObjectMap:
         keep = self._not_contained([e[2] for e in entries], [self._group_label(e[1]) for e in entries], surfaces,
                                    colors)
         objs = []
-        for (rep, members, (lo, hi)), k in zip(entries, keep):
+        for (rep, members, (lo, hi)), k, color in zip(entries, keep, colors):
             if not k:
                 continue
             c, s = (lo + hi) / 2.0, hi - lo
@@ -651,7 +651,7 @@ class ObjectMap:
                 feat = np.sum(fsum, axis=0) / max(fcount, 1)
             objs.append(SceneObject(
                 id=rep.id, label=label, center=tuple(float(x) for x in c), size=tuple(float(x) for x in s),
-                color=color_name(self._mean_rgb(members), self.config.color_gain), score=float(score),
+                color=color, score=float(score),
                 features=None if feat is None else tuple(float(x) for x in feat)))
         objs.sort(key=lambda o: o.id)
         return Scene(scene_id, tuple(objs), frame_id)
