@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from apeiria_model.perception.frame import RGBDFrame
 from apeiria_model.perception.object_map import MapConfig, ObjectMap
@@ -78,6 +78,39 @@ class PerceptionConfig:
         return asdict(self)
 
 
+def _share(v: float) -> bool:
+    return 0 <= v <= 1
+
+
+def _non_negative(v: float) -> bool:
+    return math.isfinite(v) and v >= 0
+
+
+# Range checks after type checks: (key, test, what it must be), per config section.
+_LIMITS: dict[type, tuple[tuple[str, Callable[[Any], bool], str], ...]] = {
+    MapConfig: (
+        ("voxel_size", lambda v: v > 0, "> 0"),
+        ("small_part_ratio", _share, "in [0, 1]"),
+        ("contained_shared", _share, "in [0, 1]"),
+        ("on_top_quantile", lambda v: 0 < v <= 1, "in (0, 1]"),
+        ("exclusive_share", _share, "in [0, 1]"),
+        ("contained_min_thickness", _non_negative, "a finite number >= 0"),
+        ("single_view_min_area", _non_negative, "a finite number >= 0"),
+        ("single_view_max_thickness", _non_negative, "a finite number >= 0"),
+        ("color_gain", lambda v: math.isfinite(v) and v > 0, "a finite number > 0"),
+    ),
+    GeometricConfig: (
+        ("wall_hung_merge_depth", lambda v: v >= 0, ">= 0 (.inf = no limit)"),
+        ("part_brightness_break", lambda v: v >= 1, ">= 1 (.inf = off)"),
+        ("part_min_pixels", lambda v: v >= 1, ">= 1"),
+        ("grid_width", lambda v: v >= 8, ">= 8"),
+    ),
+    LearnedConfig: (
+        ("split_overlap", _share, "in [0, 1] (0 = off)"),
+    ),
+}
+
+
 def _build(cls, doc: Any, prefix: str):
     if not isinstance(doc, dict):
         raise ConfigError(f"{prefix or 'config'} must be a mapping, got {type(doc).__name__}")
@@ -116,35 +149,10 @@ def _build(cls, doc: Any, prefix: str):
             raise ConfigError(f"segmenter must be one of {SEGMENTERS}, got {obj.segmenter!r}")
         if not (0 <= obj.min_depth < obj.max_depth):
             raise ConfigError(f"need 0 <= min_depth < max_depth, got {obj.min_depth}, {obj.max_depth}")
-    if cls is MapConfig and obj.voxel_size <= 0:
-        raise ConfigError(f"{prefix}voxel_size must be > 0")
-    if cls is MapConfig and not (math.isfinite(obj.small_part_ratio) and 0 <= obj.small_part_ratio <= 1):
-        raise ConfigError(f"{prefix}small_part_ratio must be in [0, 1], got {obj.small_part_ratio!r}")
-    if cls is MapConfig and not (math.isfinite(obj.contained_shared) and 0 <= obj.contained_shared <= 1):
-        raise ConfigError(f"{prefix}contained_shared must be in [0, 1], got {obj.contained_shared!r}")
-    if cls is MapConfig and not (0 < obj.on_top_quantile <= 1):  # NaN fails too
-        raise ConfigError(f"{prefix}on_top_quantile must be in (0, 1], got {obj.on_top_quantile!r}")
-    if cls is MapConfig and not (math.isfinite(obj.exclusive_share) and 0 <= obj.exclusive_share <= 1):
-        raise ConfigError(f"{prefix}exclusive_share must be in [0, 1], got {obj.exclusive_share!r}")
-    if cls is MapConfig and not (math.isfinite(obj.contained_min_thickness) and obj.contained_min_thickness >= 0):
-        raise ConfigError(f"{prefix}contained_min_thickness must be a finite number >= 0, "
-                          f"got {obj.contained_min_thickness!r}")
-    for key in ("single_view_min_area", "single_view_max_thickness"):
-        if cls is MapConfig and not (math.isfinite(getattr(obj, key)) and getattr(obj, key) >= 0):
-            raise ConfigError(f"{prefix}{key} must be a finite number >= 0, got {getattr(obj, key)!r}")
-    if cls is MapConfig and not (math.isfinite(obj.color_gain) and obj.color_gain > 0):
-        raise ConfigError(f"{prefix}color_gain must be a finite number > 0, got {obj.color_gain!r}")
-    if cls is GeometricConfig and not obj.wall_hung_merge_depth >= 0:  # NaN fails too
-        raise ConfigError(f"{prefix}wall_hung_merge_depth must be >= 0 (.inf = no limit), "
-                          f"got {obj.wall_hung_merge_depth!r}")
-    if cls is LearnedConfig and not (0 <= obj.split_overlap <= 1):  # NaN fails too
-        raise ConfigError(f"{prefix}split_overlap must be in [0, 1] (0 = off), got {obj.split_overlap!r}")
-    if cls is GeometricConfig and not obj.part_brightness_break >= 1:  # NaN fails too; .inf = off
-        raise ConfigError(f"{prefix}part_brightness_break must be >= 1 (.inf = off), got {obj.part_brightness_break!r}")
-    if cls is GeometricConfig and obj.part_min_pixels < 1:
-        raise ConfigError(f"{prefix}part_min_pixels must be >= 1, got {obj.part_min_pixels!r}")
-    if cls is GeometricConfig and obj.grid_width < 8:
-        raise ConfigError(f"{prefix}grid_width must be >= 8")
+    for key, ok, rule in _LIMITS.get(cls, ()):
+        value = getattr(obj, key)
+        if not ok(value):  # every rule is a comparison, so NaN fails it
+            raise ConfigError(f"{prefix}{key} must be {rule}, got {value!r}")
     return obj
 
 
