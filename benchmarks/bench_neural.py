@@ -10,6 +10,9 @@
   next to ``compute_bound_tokens_per_s`` = measured CPU matmul FLOP/s / (2 x params);
 - ``gen_tokens_mean``, ``parse_rate`` (generations whose trace parses with no error),
   ``verified_share`` (every step re-checks against the scene);
+- ``unconstrained``: the same latency and parse rate with constrained decoding off
+  (``model/trace_constraint.py``), measured on the same queries interleaved with the
+  constrained calls, and ``constraint_latency_ratio`` = constrained p50 / unconstrained p50;
 - ``checkpoint``: which model ran (the shipped one, or ``untrained`` when none ships).
 """
 
@@ -91,17 +94,24 @@ def run(quick: bool = False) -> dict:
     from apeiria_model.reasoning.neural import NeuralReasoner
 
     model, which = load_model()
-    reasoner = NeuralReasoner(model=model)
+    reasoner = NeuralReasoner(model=model)  # the checkpoint's decoding: constrained ("format")
+    free = NeuralReasoner(model=model, constrained="off")
     scene = scene_40()
     queries = instructions(scene, 6 if quick else 40)
     reasoner.warm_up()
     reasoner.ground(queries[0], scene)  # embeds this scene's phrases once (a map is queried many times)
 
     lat, toks, dec_s, parsed, verified = [], [], [], [], []
+    free_lat, free_parsed = [], []
     for q in queries:
         t0 = time.perf_counter()
         r = reasoner.ground(q, scene)
         lat.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        free.ground(q, scene)
+        free_lat.append((time.perf_counter() - t0) * 1000)
+        fo = free.generate(q, scene)
+        free_parsed.append(bool(fo.parsed.has_answer and not fo.parsed.errors))
         # decode speed: a separate timed generate over the same prompt
         p = model.processor.encode_prompt(q, scene)
         t1 = time.perf_counter()
@@ -115,6 +125,7 @@ def run(quick: bool = False) -> dict:
     params = model.num_parameters()
     flops = cpu_matmul_flops()
     lat.sort()
+    free_lat.sort()
     total_tokens = sum(toks)
     return {
         "checkpoint": which,
@@ -129,6 +140,11 @@ def run(quick: bool = False) -> dict:
         "compute_bound_tokens_per_s": flops / (2.0 * params),
         "parse_rate": float(np.mean(parsed)),
         "verified_share": float(np.mean(verified)),
+        "constrained_decoding": model.config.constrained_decoding,
+        "unconstrained": {"latency_40obj_ms": {"p50": statistics.median(free_lat),
+                                               "p95": free_lat[min(len(free_lat) - 1, int(0.95 * len(free_lat)))]},
+                          "parse_rate": float(np.mean(free_parsed))},
+        "constraint_latency_ratio": statistics.median(lat) / max(statistics.median(free_lat), 1e-9),
     }
 
 

@@ -22,6 +22,8 @@ FEATURE_TEXT = "text"    # stand-in: sentence embedding of label + colour + attr
 FEATURE_HASH = "hash"    # dependency-free stand-in: hashed bag of words (tests, no model)
 FEATURE_SOURCES = (FEATURE_AUTO, FEATURE_SCENE, FEATURE_TEXT, FEATURE_HASH)
 
+CONSTRAINT_MODES = ("off", "format", "sets")  # model/trace_constraint.py levels, or none
+
 BOX_FOURIER = "fourier"
 BOX_LINEAR = "linear"
 BOX_ENCODINGS = (BOX_FOURIER, BOX_LINEAR)
@@ -98,6 +100,10 @@ class ApeiriaConfig:
     trace_style: str = "compact"
     thinking: bool = True              # False = ablation "no thinking": answer block only
     max_new_tokens: int = 192
+    # decoding only (model/trace_constraint.py): "format" keeps compact traces well formed
+    # (DSL grammar, step references, scene IDs), "sets" also forces set-consistent steps and
+    # an answer that restates the last step, "off" decodes freely. Training never uses it.
+    constrained_decoding: str = "format"
 
     def validate(self) -> "ApeiriaConfig":
         self.backbone.validate()
@@ -118,6 +124,9 @@ class ApeiriaConfig:
             raise ConfigError("max_new_tokens must be > 0")
         if not isinstance(self.pointer_head, bool):
             raise ConfigError(f"pointer_head must be true or false, got {self.pointer_head!r}")
+        if self.constrained_decoding not in CONSTRAINT_MODES:
+            raise ConfigError(f"constrained_decoding must be one of {CONSTRAINT_MODES}, "
+                              f"got {self.constrained_decoding!r}")
         if self.pointer_dim <= 0:
             raise ConfigError("pointer_dim must be > 0")
         return self

@@ -24,7 +24,7 @@ from apeiria_model.model.fast_decode import LlamaKVDecoder
 from apeiria_model.model.geometry_encoding import box_encoding_dim, encode_boxes
 from apeiria_model.model.pointer import PointerHead
 from apeiria_model.model.processor import IGNORE_INDEX, ApeiriaProcessor, EncodedPrompt
-from apeiria_model.model.tokenizer import BPETokenizer, PretrainedTokenizer
+from apeiria_model.model.tokenizer import BPETokenizer, PretrainedTokenizer, token_pieces
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -76,6 +76,7 @@ class ApeiriaForGrounding(nn.Module):
         self.pointer = PointerHead(hidden, config.pointer_dim) if config.pointer_head else None
         self._processor: ApeiriaProcessor | None = None
         self._fast: LlamaKVDecoder | None = None
+        self._pieces: list[str] | None = None   # token_pieces(), built on first constrained decode
 
     # --- construction ------------------------------------------------------------------
     @classmethod
@@ -171,12 +172,18 @@ class ApeiriaForGrounding(nn.Module):
     @torch.inference_mode()
     def generate(self, prompt: EncodedPrompt, max_new_tokens: int | None = None, temperature: float = 0.0,
                  num_samples: int = 1, top_k: int = 0, generator: torch.Generator | None = None,
-                 on_token: Callable[[int], None] | None = None) -> Generation:
+                 on_token: Callable[[int], None] | None = None, constraints: list | None = None) -> Generation:
         """Decode ``num_samples`` continuations of one prompt (greedy when temperature == 0).
 
         ``on_token`` is called with each new token id of the first sample as soon as it is
         chosen (not with the end-of-sequence token): live progress for long generations.
+        ``constraints`` (one :class:`~apeiria_model.model.trace_constraint.TraceConstraint`
+        per sample, or None) restrict each sample to well-formed traces: a token the
+        constraint rejects is replaced by the most likely (greedy) or a resampled (sampling)
+        token it allows.
         """
+        if constraints is not None and len(constraints) != num_samples:
+            raise ValueError(f"need one constraint per sample: {len(constraints)} for {num_samples}")
         max_new = int(max_new_tokens or self.config.max_new_tokens)
         was_training = self.training
         self.eval()
@@ -190,7 +197,10 @@ class ApeiriaForGrounding(nn.Module):
             out = [[] for _ in range(num_samples)]
             done = torch.zeros(num_samples, dtype=torch.bool)
             for _ in range(max_new):
-                tok = _pick(logits.cpu(), temperature, top_k, generator)  # CPU sampler / generator
+                row_logits = logits.cpu()
+                tok = _pick(row_logits, temperature, top_k, generator)  # CPU sampler / generator
+                if constraints is not None:
+                    tok = self._constrain(tok, row_logits, constraints, done, temperature, top_k, generator)
                 if on_token is not None and not done[0] and int(tok[0]) != eos:
                     on_token(int(tok[0]))
                 for i in range(num_samples):
@@ -207,6 +217,41 @@ class ApeiriaForGrounding(nn.Module):
             self.train(was_training)
         texts = [self.tokenizer.decode(ids) for ids in out]
         return Generation(out, texts, [bool(d) for d in done])
+
+    def token_pieces(self) -> list[str]:
+        """The text each token id adds when decoded after other text (for constraints)."""
+        if self._pieces is None:
+            self._pieces = token_pieces(self.tokenizer)
+        return self._pieces
+
+    def _constrain(self, tok: torch.Tensor, logits: torch.Tensor, constraints: list, done: torch.Tensor,
+                   temperature: float, top_k: int, generator) -> torch.Tensor:
+        """Replace each row's token its constraint rejects; then advance the constraints."""
+        eos, pieces = self.tokenizer.eos_id, self.token_pieces()
+        tok = tok.clone()
+        for i, c in enumerate(constraints):
+            if done[i] or c is None:
+                continue
+            t = int(tok[i])
+            if not _allowed(c, t, eos, pieces):
+                row = logits[i].float()
+                if temperature > 0:  # resample among the allowed: mask what was refused, a few tries
+                    row = row.clone()
+                    for _ in range(4):
+                        row[t] = -math.inf
+                        t = int(_pick(row[None], temperature, top_k, generator)[0])
+                        if _allowed(c, t, eos, pieces):
+                            break
+                    else:
+                        found = _first_allowed(c, row, eos, pieces, t)
+                        t = t if found is None else found
+                else:
+                    found = _first_allowed(c, row, eos, pieces, t)
+                    t = t if found is None else found  # nothing allowed: the constraint steps aside
+                tok[i] = t
+            if t != eos:
+                c.accept(pieces[t])
+        return tok
 
     def _decoder_steps(self, prompt_emb: torch.Tensor, n: int, max_new: int, object_positions=None,
                        object_tokens=None):
@@ -310,6 +355,25 @@ class ApeiriaForGrounding(nn.Module):
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+
+def _allowed(c, tok: int, eos: int, pieces: list[str]) -> bool:
+    return c.allows_end() if tok == eos else c.allows(pieces[tok])
+
+
+def _first_allowed(c, row: torch.Tensor, eos: int, pieces: list[str], skip: int) -> int | None:
+    """The most likely token ``c`` allows (``skip`` is known to be rejected), or None.
+    Candidates are tried in probability order, the top 64 first: that is nearly always
+    enough, and sorting the whole vocabulary each token would cost more than decoding."""
+    k = min(64, row.shape[-1])
+    for cand in torch.topk(row, k).indices.tolist():
+        if cand != skip and _allowed(c, cand, eos, pieces):
+            return cand
+    if k < row.shape[-1]:
+        for cand in torch.argsort(row, descending=True)[k:].tolist():
+            if _allowed(c, cand, eos, pieces):
+                return cand
+    return None
 
 
 def _pick(logits: torch.Tensor, temperature: float, top_k: int, generator) -> torch.Tensor:

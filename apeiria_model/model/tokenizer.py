@@ -125,6 +125,21 @@ class PretrainedTokenizer:
         self._tok.save_pretrained(str(directory))
 
 
+def token_pieces(tok: TextTokenizer) -> list[str]:
+    """The text each token id appends when it follows other text.
+
+    Decoding a token alone is not enough for every tokenizer (SentencePiece drops a
+    leading space at the start of a text), so each piece is measured after an anchor
+    token: ``decode([a, i])`` minus ``decode([a])``. Special tokens give ''."""
+    anchor = tok.encode("x")
+    base = tok.decode(anchor)
+    out = []
+    for i in range(tok.vocab_size):
+        text = tok.decode(anchor + [i])
+        out.append(text[len(base):] if text.startswith(base) else tok.decode([i]))
+    return out
+
+
 def tokenizer_summary(tok: TextTokenizer) -> str:
     return json.dumps({"vocab_size": tok.vocab_size, "pad": tok.pad_id, "bos": tok.bos_id,
                        "eos": tok.eos_id, "obj": tok.obj_id})

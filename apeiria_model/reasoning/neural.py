@@ -112,13 +112,17 @@ class NeuralReasoner:
     streams_trace = True  # ground(..., on_line=f) reports trace lines while decoding
 
     def __init__(self, checkpoint: str | Path | None = None, model=None, verify: bool = True,
-                 max_new_tokens: int | None = None, matcher=None):
+                 max_new_tokens: int | None = None, matcher=None, constrained: str | None = None):
         if model is None:
             from apeiria_model.model.modeling import ApeiriaForGrounding
             model = ApeiriaForGrounding.from_pretrained(checkpoint or DEFAULT_CHECKPOINT)
         self.model = model.eval()
         self.verify = verify
         self.max_new_tokens = max_new_tokens
+        # "off" | "format" | "sets" (model/trace_constraint.py); None: the checkpoint config decides
+        if constrained not in (None, "off", "format", "sets"):
+            raise ValueError(f"constrained must be None, 'off', 'format' or 'sets', got {constrained!r}")
+        self.constrained = constrained
         self.executor = Executor(matcher)
         self.last_generation_tokens = 0
 
@@ -137,11 +141,21 @@ class NeuralReasoner:
         """Decode and read one trace (raises ProcessorError for unusable input)."""
         prompt = self.model.processor.encode_prompt(instruction, scene)
         stream = TraceLineStream(self.model.tokenizer, on_line) if on_line is not None else None
-        g = self.model.generate(prompt, max_new_tokens=self.max_new_tokens, on_token=stream)
+        g = self.model.generate(prompt, max_new_tokens=self.max_new_tokens, on_token=stream,
+                                constraints=self._constraints(scene))
         if stream is not None:
             stream.flush()
         self.last_generation_tokens = len(g.token_ids[0])
         return read_output(g.texts[0], scene, len(g.token_ids[0]), g.finished[0])
+
+    def _constraints(self, scene: Scene) -> list | None:
+        from apeiria_model.model.trace_constraint import TraceConstraint
+
+        cfg = self.model.config
+        mode = cfg.constrained_decoding if self.constrained is None else self.constrained
+        if mode == "off" or cfg.trace_style != "compact":
+            return None
+        return [TraceConstraint(scene.ids, thinking=cfg.thinking, level=mode)]
 
     def _ground(self, instruction: Any, scene: Any, on_line: Callable[[str], None] | None = None) -> GroundingResult:
         from apeiria_model.model.processor import ProcessorError

@@ -42,13 +42,13 @@ def _instrumented(base_cls):
 
 
 def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path, split: str = "test", limit: int = 0,
-                        thinking_override: bool | None = None) -> dict:
+                        thinking_override: bool | None = None, constrained: str | None = None) -> dict:
     from apeiria_model.data.schema import GroundingSample
     from apeiria_model.evaluation import evaluate
     from apeiria_model.reasoning.neural import NeuralReasoner
     from apeiria_model.training.datasets import load_scenes
 
-    reasoner = _instrumented(NeuralReasoner)(checkpoint)
+    reasoner = _instrumented(NeuralReasoner)(checkpoint, constrained=constrained)
     if thinking_override is not None:
         reasoner.model.config.thinking = thinking_override
     scenes = load_scenes(data_dir, split)
@@ -67,6 +67,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path, split: str
     toks = sum(r["tokens"] for r in recs)
     report["model"] = {
         "checkpoint": str(checkpoint),
+        "constrained_decoding": reasoner.model.config.constrained_decoding if constrained is None else constrained,
         "n_generations": len(recs),
         "trace_parse_rate": float(np.mean([r["parsed"] for r in recs])) if recs else None,
         "fully_verified_share": float(np.mean([r.get("verified", False) for r in recs])) if recs else None,
@@ -84,11 +85,14 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--out", required=True)
+    p.add_argument("--constrained", choices=("config", "off", "format", "sets"), default="config",
+                   help="constrained decoding level (model/trace_constraint.py); 'config': the checkpoint's")
     a = p.parse_args(argv)
     if a.threads:
         import torch
         torch.set_num_threads(a.threads)
-    rep = evaluate_checkpoint(a.checkpoint, a.data, a.split, a.limit)
+    rep = evaluate_checkpoint(a.checkpoint, a.data, a.split, a.limit,
+                              constrained=None if a.constrained == "config" else a.constrained)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(rep, indent=1))
     print(json.dumps({"accuracy": rep["accuracy"], **rep["model"]}, indent=1))
