@@ -47,6 +47,8 @@ PARAMS = [
     Param("reasoner", "symbolic", "default reasoner: symbolic | neural | hybrid (requests may override)"),
     Param("queue_size", 8, "requests waiting for the reasoner before new ones get status 'busy'"),
     Param("request_timeout_s", 60.0, "how long a service/action call waits for its result"),
+    Param("feedback_flush_s", 0.1, "action: pause after the last step feedback before the result is sent "
+          "(rclpy clients drop feedback that arrives after the result)"),
     Param("max_instruction_chars", MAX_INSTRUCTION_CHARS, "longer instructions get status 'error'"),
     Param("publish_goal", True, "publish a navigation goal for the first target"),
     Param("standoff", 0.6, "goal distance (m) from the target's footprint edge"),
@@ -177,7 +179,7 @@ class GroundingNode:
                 return SetParametersResult(successful=False, reason=f"reasoner must be one of {reasoners.KNOWN_REASONERS}")
             if p.name == "queue_size" and (not isinstance(v, int) or v < 1):
                 return SetParametersResult(successful=False, reason="queue_size must be an integer >= 1")
-            if p.name in ("standoff", "robot_radius", "request_timeout_s") and (not isinstance(v, (int, float)) or v < 0):
+            if p.name in ("standoff", "robot_radius", "request_timeout_s", "feedback_flush_s") and (not isinstance(v, (int, float)) or v < 0):
                 return SetParametersResult(successful=False, reason=f"{p.name} must be a number >= 0")
             if p.name == "max_instruction_chars" and (not isinstance(v, int) or v < 1):
                 return SetParametersResult(successful=False, reason="max_instruction_chars must be an integer >= 1")
@@ -240,7 +242,11 @@ class GroundingNode:
         rid = f"action-{next(self._ids)}"
         GroundAction = self._GroundAction
 
+        sent_steps = []
+
         def feedback(stage, index, count, text, step):
+            if stage == "step":
+                sent_steps.append(index)
             fb = GroundAction.Feedback()
             fb.stage, fb.step_index, fb.step_count, fb.text = stage, int(index), int(count), text
             if step is not None:
@@ -249,6 +255,10 @@ class GroundingNode:
 
         res_msg = self._run_blocking(rid, goal_handle.request.instruction, goal_handle.request.reasoner,
                                      feedback=feedback, cancelled=lambda: goal_handle.is_cancel_requested)
+        if sent_steps and self.cfg["feedback_flush_s"] > 0:
+            # feedback and result travel on different DDS entities; an rclpy client forgets a goal's
+            # feedback callback once its result is in, so the step lines need a head start
+            time.sleep(float(self.cfg["feedback_flush_s"]))
         result = GroundAction.Result()
         result.result = res_msg
         if goal_handle.is_cancel_requested:
