@@ -68,6 +68,46 @@ def plot_training(run_dir: Path, out: Path, extra_sft: list[tuple[str, Path]] = 
     return made
 
 
+def _smooth(values: list[float], window: int) -> list[float]:
+    """Trailing mean over ``window`` points: GRPO rewards of 4 prompts a step are noisy."""
+    out, acc = [], 0.0
+    for i, v in enumerate(values):
+        acc += v
+        if i >= window:
+            acc -= values[i - window]
+        out.append(acc / min(i + 1, window))
+    return out
+
+
+def plot_grpo_runs(runs: list[tuple[str, Path]], out: Path, window: int = 10) -> Path | None:
+    """Reward (trailing mean), KL and entropy of several stage-3 runs on one figure
+    (the ablations: full, w/o format reward, IoU reward, w/o stage 2)."""
+    series = []
+    for label, path in runs:
+        recs = [r for r in read_metrics(path) if r.get("split") == "train" and "reward_mean" in r]
+        if recs:
+            series.append((label, recs))
+    if not series:
+        return None
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.4))
+    for label, recs in series:
+        steps = [r["step"] for r in recs]
+        ax[0].plot(steps, _smooth([r["reward_mean"] for r in recs], window), label=label)
+        ax[1].plot(steps, [r["kl"] for r in recs], label=label)
+        ax[2].plot(steps, [r["entropy"] for r in recs], label=label)
+    ax[0].set_title(f"mean reward (trailing mean of {window} logs)")
+    ax[1].set_title("KL to the start policy")
+    ax[2].set_title("token entropy (nats)")
+    for a in ax:
+        a.set_xlabel("GRPO step")
+    ax[0].legend(fontsize=8)
+    fig.tight_layout()
+    p = out / "model_grpo_runs.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return p
+
+
 def plot_depth(reports: list[tuple[str, dict]], out: Path) -> Path | None:
     if not reports:
         return None
@@ -98,6 +138,8 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-label", action="append", default=[])
     ap.add_argument("--sft", action="append", default=[], metavar="LABEL=METRICS_JSONL",
                     help="another supervised run's metrics.jsonl to draw on the loss plot")
+    ap.add_argument("--grpo", action="append", default=[], metavar="LABEL=METRICS_JSONL",
+                    help="a stage-3 run's metrics.jsonl for the GRPO comparison figure")
     ap.add_argument("--out", default="docs/images")
     a = ap.parse_args(argv)
     out = Path(a.out)
@@ -107,7 +149,8 @@ def main(argv=None) -> int:
     labels = a.eval_label + [Path(e).stem for e in a.eval[len(a.eval_label):]]
     reports = [(lab, json.loads(Path(e).read_text())) for lab, e in zip(labels, a.eval)]
     d = plot_depth(reports, out)
-    for p in made + ([d] if d else []):
+    g = plot_grpo_runs([(item.rsplit("=", 1)[0], Path(item.rsplit("=", 1)[1])) for item in a.grpo], out)
+    for p in made + [x for x in (d, g) if x]:
         print(p)
     return 0
 
