@@ -266,3 +266,19 @@ def test_reasoner_switch_and_config(trace_model, office_scene):
     assert ApeiriaConfig.from_dict(d).constrained_decoding == "format"  # older checkpoints: on
     with pytest.raises(ConfigError, match="constrained_decoding"):
         ApeiriaConfig.from_dict({**d, "constrained_decoding": "yes"})
+
+
+@settings(max_examples=150, deadline=None)
+@given(pieces=st.lists(st.text(max_size=12), max_size=40), level=st.sampled_from(["format", "sets"]),
+       ids=st.sets(st.integers(0, 300), max_size=12))
+def test_arbitrary_pieces_never_raise(pieces, level, ids):
+    """Any text a tokenizer might produce (unicode, newlines, digits) gets a yes or no, never an exception."""
+    c = TraceConstraint(ids, level=level)
+    for p in pieces:
+        ok = c.allows(p)
+        assert isinstance(ok, bool)
+        c.accept(p)  # forcing a refused piece in is allowed: the constraint then steps aside
+        assert isinstance(c.allows_end(), bool)
+    if not c.broken:
+        fresh = TraceConstraint(ids, level=level)
+        assert _feed(fresh, "".join(pieces)) is None  # what was accepted piecewise is accepted charwise
