@@ -149,9 +149,9 @@ class TraceConstraint:
         state = self._snapshot()
         try:
             for full in parts[:-1]:
-                if not self._complete_line(full, state):
+                if not self._complete_line(full):
                     return False
-            return self._partial_ok(parts[-1], state)
+            return self._partial_ok(parts[-1])
         finally:
             self._restore(state)
 
@@ -166,7 +166,7 @@ class TraceConstraint:
             return
         parts = (self.line + piece).split("\n")
         for full in parts[:-1]:
-            self._complete_line(full, None)
+            self._complete_line(full)
             self.done_text += full + "\n"
         self.line = parts[-1]
         if self.phase == "after_answer" and self.line == "</answer>":
@@ -187,7 +187,7 @@ class TraceConstraint:
     def _set_steps(self) -> tuple[int, ...]:
         return tuple(i + 1 for i, s in enumerate(self.steps) if s.op in SET_OPS)
 
-    def _complete_line(self, line: str, _state) -> bool:
+    def _complete_line(self, line: str) -> bool:
         """Check a finished line and advance the phase (callers restore it for trials)."""
         p = self.phase
         if p == "think":
@@ -231,7 +231,7 @@ class TraceConstraint:
             return False
         return True
 
-    def _partial_ok(self, line: str, _state) -> bool:
+    def _partial_ok(self, line: str) -> bool:
         p = self.phase
         fixed = {"think": ("<think>",), "plan_header": ("Plan:",), "answer_open": ("<answer>",),
                  "after_answer": ("</answer>",)}
