@@ -4,7 +4,10 @@ Each object keeps a bounded voxel grid of its surface points (centroid, colour s
 hit count per voxel), class votes, a running mean feature and bookkeeping for
 staleness. A new segment joins the object whose voxels it overlaps most (or whose box
 it overlaps by IoU), label permitting; a segment overlapping several objects merges
-them into the oldest (lowest ID). IDs are never reused. An object that should have
+them into the oldest (lowest ID) when ``merge_objects`` is on. What under-segmented
+views fused in is undone by later evidence: voxels a frame sees as another object's
+segment lose hits (``map_carve``), and an object that several recent views segment into
+parts that differ is split (``map_split``). IDs are never reused. An object that should have
 been seen (projects into the image, not occluded) but was not, for ``stale_frames``
 frames in a row, is dropped.
 """
@@ -24,6 +27,9 @@ from scipy.spatial import cKDTree
 from apeiria_model.atomic_io import write_json_atomic
 from apeiria_model.perception.colors import color_name
 from apeiria_model.perception.frame import RGBDFrame
+from apeiria_model.perception.map_carve import IGNORED, contradicted, owner_image
+from apeiria_model.perception.map_split import (SegmentRecord, SplitPlan, View, evidence, looks_apart, merge_views,
+                                                propose_split, views_from_json, views_to_json)
 from apeiria_model.perception.projection import point_to_pixel
 from apeiria_model.perception.segment import Segment
 from apeiria_model.scene.geometry import pairwise_iou
@@ -75,6 +81,20 @@ class MapConfig:
     exclusive_share: float = 0.0        # publishing: a voxel counts for an object's box only if it has at least this
                                         # share of the hits the voxel has in the published object that hit it most
                                         # (0 = off; 1 = only the object that saw it most often)
+    carve_by_objects: bool = False      # a voxel of an object seen this frame loses hits when its pixel shows
+                                        # another object's segment at its depth (map_carve); False = voxels only
+                                        # accumulate
+    carve_by_structure: bool = False    # ...or when its 3x3 grid pixels all show structure (no segment) at or
+                                        # behind it: walls fused into an object before they were known
+    carve_keep: float = 0.5             # ...keeping this share of its hits (rounded down; it goes at zero hits)
+    split_min_views: int = 0            # split an object when this many of its recent views segment a part of it
+                                        # apart (map_split.propose_split); 0 = off (the map only merges)
+    split_min_share: float = 0.6        # ...and at least this share of the views that segment the part either way
+                                        # (apart, or as one segment with the rest: a headboard seen apart once)
+    split_history: int = 8              # views per object kept as that evidence
+    split_min_voxels: int = 10          # segments bringing fewer voxels to an object are no candidate part
+    split_distinct: bool = True         # ...and a part splits off only when it differs from the rest: another label
+                                        # (its own segments' votes) or, unlabelled, another colour (map_split.looks_apart)
 
 
 def _voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
@@ -120,6 +140,7 @@ class MapObject:
     first_seen: int = 0
     last_seen: int = 0
     missed: int = 0
+    history: list[View] = field(default_factory=list)  # recent views: which segments joined it (map_split)
     _box: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     # -- fusion ----------------------------------------------------------------------
@@ -192,6 +213,7 @@ class MapObject:
         self.first_seen = min(self.first_seen, other.first_seen)
         self.last_seen = max(self.last_seen, other.last_seen)
         self.missed = min(self.missed, other.missed)
+        self.history = merge_views(self.history + other.history)
 
     # -- read-outs ---------------------------------------------------------------------
     def centroids(self) -> np.ndarray:
@@ -239,6 +261,7 @@ class UpdateStats:
     associated: int = 0
     created: int = 0
     merged: int = 0
+    split: int = 0
     removed: int = 0
 
 
@@ -315,10 +338,13 @@ class ObjectMap:
         # the map of the previous frames (plus objects this frame merged into them).
         table = self._box_table()
         joined: dict[int, int] = {}  # segment_id -> object id, this frame
+        records: dict[int, list[SegmentRecord]] = {}  # object id -> the segments that joined it, this frame
+        owners: list[tuple[np.ndarray, int]] = []  # (pixels, object id or IGNORED), this frame
         # Supports (bigger) first, so a mug knows which object its desk joined.
         for seg in sorted(segments, key=lambda s: -len(s)):
             pts = np.asarray(seg.points, dtype=np.float64)
             if len(pts) < cfg.min_points or not np.all(np.isfinite(pts)):
+                owners.append((seg.pixels, IGNORED))
                 continue
             keys, first = np.unique(_voxel_keys(pts, cfg.voxel_size), return_index=True)
             lo, hi = pts.min(axis=0), pts.max(axis=0)
@@ -354,6 +380,9 @@ class ObjectMap:
                 if oid in self.objects and oid != target.id:
                     self.objects[oid].remove_in_box(lo - cfg.voxel_size, hi + cfg.voxel_size)
             joined[seg.segment_id] = target.id
+            owners.append((seg.pixels, target.id))
+            feat = None if seg.features is None else np.asarray(seg.features, dtype=np.float64).ravel()
+            records.setdefault(target.id, []).append(SegmentRecord(keys, seg.label, seg.confidence, feat))
             target.add_points(_voxel_keys(pts, cfg.voxel_size), pts,
                               np.asarray(seg.colors, dtype=np.float64).reshape(-1, 3),
                               cfg.max_voxels_per_object)
@@ -373,9 +402,139 @@ class ObjectMap:
             target.last_seen = self.frame_index
             target.missed = 0
             seen.add(target.id)
+        if (cfg.carve_by_objects or cfg.carve_by_structure) and frame is not None:
+            self._take_back_contradicted(frame, owners, seen)
+        if cfg.split_min_views > 0:
+            for oid, recs in records.items():
+                obj = self.objects.get(oid)
+                if obj is None:  # merged away later in this frame
+                    continue
+                new_ids = self._split(obj, View(self.frame_index, recs)) if len(recs) >= 2 else []
+                if not new_ids:
+                    obj.history = obj.history[-(cfg.split_history - 1):] + [View(self.frame_index, recs)] \
+                        if cfg.split_history > 1 else [View(self.frame_index, recs)]
+                seen.update(new_ids)
+                stats.split += len(new_ids)
         if frame is not None:
             stats.removed = self._age_unseen(frame, seen)
         return stats
+
+    def _take_back_contradicted(self, frame: RGBDFrame, owners: list[tuple[np.ndarray, int]],
+                                seen: set[int]) -> None:
+        """Every voxel of an object seen this frame that the frame contradicts
+        (``map_carve``: its spot seen as another object, or as structure) keeps
+        ``carve_keep`` of its hits, rounded down; it goes at zero. Its mean point and
+        colour stay. A share, not removal: one contradicting view must not undo many
+        supporting ones (at 0.25 a voxel hit 16 times takes 3 such views), while what one
+        under-segmented view left (1-3 hits) goes at once. Never empties an object
+        (staleness decides that)."""
+        cfg = self.config
+        img = owner_image(owners, frame.depth.shape)
+        if img is None:
+            return
+        for oid in seen:
+            obj = self.objects.get(oid)
+            if obj is None or len(obj.keys) < 2:
+                continue
+            bad = contradicted(obj.centroids(), oid, frame, img, cfg.visibility_margin,
+                               cfg.carve_by_objects, cfg.carve_by_structure)
+            if not bad.any():
+                continue
+            new = obj.hits.copy()
+            new[bad] = np.floor(new[bad] * cfg.carve_keep).astype(np.int64)
+            keep = new > 0
+            if not keep.any():
+                continue
+            scale = (new[bad] / obj.hits[bad])[:, None]
+            obj.point_sum[bad] *= scale
+            obj.color_sum[bad] *= scale
+            obj.hits = new
+            if not keep.all():
+                obj.keys, obj.point_sum = obj.keys[keep], obj.point_sum[keep]
+                obj.color_sum, obj.hits = obj.color_sum[keep], obj.hits[keep]
+            obj._box = None
+
+    def _split(self, obj: MapObject, view: View) -> list[int]:
+        """Cut ``obj`` where its recent views segment it into parts (map_split); the
+        biggest part keeps the ID, each other part becomes a new object with its voxels
+        and the votes, features and observations of the segments that were its alone.
+        Returns the new IDs."""
+        cfg = self.config
+        plan: SplitPlan | None = propose_split(obj.keys, obj.centroids(), obj.history, view, cfg.split_min_views,
+                                               cfg.split_min_share, cfg.split_min_voxels)
+        if plan is None:
+            return []
+        keep = int(np.argmax(np.bincount(plan.groups, minlength=plan.n_groups)))
+        if cfg.split_distinct:
+            self._undo_lookalikes(obj, plan, keep)
+            if plan.n_groups < 2 or not np.any(plan.groups != keep):
+                return []
+            keep = int(np.argmax(np.bincount(plan.groups, minlength=plan.n_groups)))
+        new_ids = []
+        for g in range(plan.n_groups):
+            if g == keep:
+                continue
+            m = plan.groups == g
+            views = plan.views[g]
+            part = MapObject(self.next_id, obj.keys[m], obj.point_sum[m], obj.color_sum[m], obj.hits[m],
+                             first_seen=min((v.frame for v in views), default=self.frame_index))
+            self.next_id += 1
+            votes, fsum, fcount = evidence(views)
+            part.votes, part.feature_sum, part.feature_count = votes, fsum, fcount
+            part.observations = max(1, len(views))
+            part.last_seen = self.frame_index
+            part.history = views[-cfg.split_history:]
+            # That evidence was added to this object when those segments joined it.
+            for name, v in votes.items():
+                left = obj.votes.get(name, 0.0) - v
+                if left > 1e-9:
+                    obj.votes[name] = left
+                else:
+                    obj.votes.pop(name, None)
+            if fsum is not None and obj.feature_sum is not None and obj.feature_sum.shape == fsum.shape:
+                obj.feature_sum = obj.feature_sum - fsum
+                obj.feature_count -= fcount
+            self.objects[part.id] = part
+            new_ids.append(part.id)
+        m = plan.groups == keep
+        obj.keys, obj.point_sum, obj.color_sum, obj.hits = obj.keys[m], obj.point_sum[m], obj.color_sum[m], obj.hits[m]
+        obj._box = None
+        obj.history = plan.views[keep][-cfg.split_history:]
+        votes, fsum, fcount = evidence(plan.views[keep])
+        if not obj.votes:
+            obj.votes = votes
+        if obj.feature_count <= 0 or obj.feature_sum is None:
+            obj.feature_sum, obj.feature_count = fsum, fcount
+        return new_ids
+
+    def _undo_lookalikes(self, obj: MapObject, plan: SplitPlan, keep: int) -> None:
+        """Join back into the kept group every group that looks like it: the same label
+        from its own segments' votes or, when either has no votes, a colour that could be
+        shading of the same surface (``map_split.looks_apart``).
+        Pieces of one desk segmented apart in a few views are not two objects; a black
+        chair pulled out of a white desk is. Edits ``plan`` in place (groups renumbered)."""
+        def look(g: int) -> tuple[str | None, np.ndarray]:
+            votes, _, _ = evidence(plan.views[g])
+            m = plan.groups == g
+            rgb = obj.color_sum[m].sum(axis=0) / max(1, int(obj.hits[m].sum()))
+            return (max(votes, key=lambda k: (votes[k], k)) if votes else None), rgb
+
+        base = look(keep)
+        same = []
+        for g in range(plan.n_groups):
+            if g == keep:
+                continue
+            lab, rgb = look(g)
+            if (lab == base[0]) if (lab is not None and base[0] is not None) else not looks_apart(rgb, base[1]):
+                same.append(g)
+        if not same:
+            return
+        groups = np.where(np.isin(plan.groups, same), keep, plan.groups)
+        views = merge_views([v for g in same + [keep] for v in plan.views[g]])
+        order = sorted(set(groups.tolist()))
+        remap = {g: i for i, g in enumerate(order)}
+        plan.groups = np.array([remap[g] for g in groups.tolist()], dtype=int) if len(groups) else groups
+        plan.views = [views if g == keep else plan.views[g] for g in order]
 
     @staticmethod
     def _same_label(a: MapObject, b: MapObject) -> bool:
@@ -668,6 +827,7 @@ class ObjectMap:
                 "feature_sum": None if o.feature_sum is None else o.feature_sum.tolist(),
                 "feature_count": o.feature_count, "observations": o.observations,
                 "first_seen": o.first_seen, "last_seen": o.last_seen, "missed": o.missed,
+                "history": views_to_json(o.history),
             } for o in sorted(self.objects.values(), key=lambda o: o.id)],
         }
 
@@ -716,6 +876,11 @@ class ObjectMap:
                 o = MapObject(int(d["id"]), keys, ps, cs, hs, {str(k): float(v) for k, v in d["votes"].items()},
                               None if fs is None else np.asarray(fs, float), int(d["feature_count"]),
                               int(d["observations"]), int(d["first_seen"]), int(d["last_seen"]), int(d["missed"]))
+                try:  # absent in maps saved before splitting existed: no evidence yet
+                    o.history = views_from_json(d.get("history", []))
+                except ValueError as e:
+                    raise MapFormatError(f"objects[{i}].history{e}" if str(e).startswith("[")
+                                         else f"objects[{i}].history {e}") from None
                 if o.id in m.objects or o.id >= m.next_id or o.id < 0:
                     raise MapFormatError(f"objects[{i}].id {o.id} is duplicated or not below next_id")
                 m.objects[o.id] = o

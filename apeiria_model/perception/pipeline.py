@@ -98,6 +98,11 @@ _LIMITS: dict[type, tuple[tuple[str, Callable[[Any], bool], str], ...]] = {
         ("single_view_min_area", _non_negative, "a finite number >= 0"),
         ("single_view_max_thickness", _non_negative, "a finite number >= 0"),
         ("color_gain", lambda v: math.isfinite(v) and v > 0, "a finite number > 0"),
+        ("carve_keep", lambda v: 0 <= v < 1, "in [0, 1)"),
+        ("split_min_views", lambda v: v >= 0, ">= 0 (0 = off)"),
+        ("split_min_share", _share, "in [0, 1]"),
+        ("split_history", lambda v: v >= 1, ">= 1"),
+        ("split_min_voxels", lambda v: v >= 1, ">= 1"),
     ),
     GeometricConfig: (
         ("wall_hung_merge_depth", lambda v: v >= 0, ">= 0 (.inf = no limit)"),
