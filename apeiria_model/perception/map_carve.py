@@ -68,9 +68,10 @@ def owner_image(owners: list[tuple[np.ndarray, int]], shape: tuple[int, int]) ->
     return OwnerImage(owner, (sr, sc), (int(rows[0]) % sr, int(cols[0]) % sc))
 
 
-def contradicted(points: np.ndarray, oid: int, frame: RGBDFrame, img: OwnerImage, margin: float,
+def contradicted(points: np.ndarray, oid: np.ndarray | int, frame: RGBDFrame, img: OwnerImage, margin: float,
                  by_objects: bool, by_structure: bool) -> np.ndarray:
-    """[N] bool: the voxels (mean points [N, 3]) of object ``oid`` this frame contradicts."""
+    """[N] bool: the voxels (mean points [N, 3]) this frame contradicts; ``oid``: the
+    object each belongs to ([N], or one id for all: one projection for every object)."""
     out = np.zeros(len(points), bool)
     if len(points) == 0 or not (by_objects or by_structure):
         return out
@@ -86,6 +87,7 @@ def contradicted(points: np.ndarray, oid: int, frame: RGBDFrame, img: OwnerImage
     ci = np.clip(np.round((u[idx] - c0) / sc), 0, (w - 1 - c0) // sc).astype(np.int64)
     ri = np.clip(np.round((v[idx] - r0) / sr), 0, (h - 1 - r0) // sr).astype(np.int64)
     zi = z[idx]
+    own = np.broadcast_to(np.asarray(oid, np.int64), (len(points),))[idx]
     max_ci, max_ri = (w - 1 - c0) // sc, (h - 1 - r0) // sr
 
     def cell(dr: int, dc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,7 +100,7 @@ def contradicted(points: np.ndarray, oid: int, frame: RGBDFrame, img: OwnerImage
     hit = np.zeros(len(idx), bool)
     if by_objects:
         _, at, who = cell(0, 0)
-        hit |= at & (who >= 0) & (who != oid)
+        hit |= at & (who >= 0) & (who != own)
     if by_structure:
         allgone = np.ones(len(idx), bool)
         for dr in (-1, 0, 1):

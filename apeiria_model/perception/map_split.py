@@ -134,6 +134,10 @@ def propose_split(obj_keys: np.ndarray, obj_centroids: np.ndarray, history: list
     seeds = [r for r in current.records if len(r.keys) >= min_voxels]
     if len(seeds) < 2 or min_views <= 0 or len(obj_keys) == 0:
         return None
+    # A view can only separate parts with two segments in it: skip the set algebra when
+    # too few views have two (most triggers are one-off over-segmentation).
+    if 1 + sum(sum(len(r.keys) >= 2 for r in v.records) >= 2 for v in history) < min_views:
+        return None
     # Parts seeded by the current frame's segments; a voxel claimed by two goes to the
     # bigger segment (boundary voxels quantise into both).
     seeds.sort(key=lambda r: -len(r.keys))
@@ -172,6 +176,8 @@ def propose_split(obj_keys: np.ndarray, obj_centroids: np.ndarray, history: list
     if not known.any():
         return None
     if not known.all():
+        # (Tried: leftovers farther than 10 cm to the biggest part instead: the same on
+        # rooms 700-711 and the bench rooms, and small parts (mugs) fell under min_voxels.)
         _, nn = cKDTree(obj_centroids[known]).query(obj_centroids[~known], k=1)
         labels[~known] = labels[known][nn]
     sizes = np.bincount(labels, minlength=g)

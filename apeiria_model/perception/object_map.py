@@ -432,12 +432,16 @@ class ObjectMap:
         img = owner_image(owners, frame.depth.shape)
         if img is None:
             return
-        for oid in seen:
-            obj = self.objects.get(oid)
-            if obj is None or len(obj.keys) < 2:
-                continue
-            bad = contradicted(obj.centroids(), oid, frame, img, cfg.visibility_margin,
-                               cfg.carve_by_objects, cfg.carve_by_structure)
+        objs = [self.objects[i] for i in sorted(seen) if i in self.objects and len(self.objects[i].keys) >= 2]
+        if not objs:
+            return
+        bad_all = contradicted(np.concatenate([o.centroids() for o in objs]),
+                               np.repeat([o.id for o in objs], [len(o.keys) for o in objs]), frame, img,
+                               cfg.visibility_margin, cfg.carve_by_objects, cfg.carve_by_structure)
+        start = 0
+        for obj in objs:
+            bad = bad_all[start:start + len(obj.keys)]
+            start += len(obj.keys)
             if not bad.any():
                 continue
             new = obj.hits.copy()
