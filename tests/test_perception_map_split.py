@@ -223,6 +223,15 @@ def test_history_round_trips_and_the_loaded_map_continues_identically():
     assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
 
 
+def test_unsorted_voxel_keys_are_a_map_format_error():
+    doc = json.loads(json.dumps(_run(SPLIT_ONLY, UNDER_FIRST[:2]).to_dict()))
+    o = doc["objects"][0]
+    for k in ("keys", "point_sum", "color_sum", "hits"):
+        o[k] = o[k][::-1]
+    with pytest.raises(MapFormatError, match="sorted"):
+        ObjectMap.from_dict(doc)
+
+
 def test_map_saved_without_history_still_loads():
     doc = json.loads(json.dumps(_run(SPLIT_ONLY, UNDER_FIRST[:2]).to_dict()))
     for o in doc["objects"]:

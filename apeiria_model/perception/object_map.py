@@ -876,6 +876,8 @@ class ObjectMap:
                     raise MapFormatError(f"objects[{i}] voxel arrays are inconsistent or empty")
                 if not (np.all(np.isfinite(ps)) and np.all(np.isfinite(cs))):
                     raise MapFormatError(f"objects[{i}] has non-finite values")
+                if np.any(np.diff(keys) <= 0):  # lookups (overlap, splitting) binary-search them
+                    raise MapFormatError(f"objects[{i}].keys must be sorted and unique")
                 fs = d.get("feature_sum")
                 o = MapObject(int(d["id"]), keys, ps, cs, hs, {str(k): float(v) for k, v in d["votes"].items()},
                               None if fs is None else np.asarray(fs, float), int(d["feature_count"]),
