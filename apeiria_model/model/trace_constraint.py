@@ -135,6 +135,7 @@ class TraceConstraint:
         self.n_exec = 0
         self.broken = False
         self.finished = False          # "</answer>" written: only the end may follow
+        self._memo = None              # (question, answer) of the last allows()
 
     # --- queries -------------------------------------------------------------------------
     def allows(self, piece: str) -> bool:
@@ -144,16 +145,18 @@ class TraceConstraint:
             return False  # special tokens other than the end, and empty pieces, write nothing
         if self.finished:
             return False
+        key = (piece, self.line, len(self.steps), self.n_exec, self.phase)
+        if self._memo is not None and self._memo[0] == key:
+            return self._memo[1]  # the decoder asks again when it accepts the piece it chose
         text = self.line + piece
         parts = text.split("\n")
         state = self._snapshot()
         try:
-            for full in parts[:-1]:
-                if not self._complete_line(full):
-                    return False
-            return self._partial_ok(parts[-1])
+            ok = all(self._complete_line(full) for full in parts[:-1]) and self._partial_ok(parts[-1])
         finally:
             self._restore(state)
+        self._memo = (key, ok)
+        return ok
 
     def allows_end(self) -> bool:
         return self.broken or self.finished
