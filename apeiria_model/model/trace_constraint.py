@@ -35,6 +35,7 @@ from __future__ import annotations
 import regex
 
 from apeiria_model.programs import relations as rel
+from apeiria_model.programs.ast import OP_INPUTS
 from apeiria_model.programs.executor import QUERY_ATTRIBUTES
 from apeiria_model.programs.trace_text import NO_ANSWER, NO_MATCH
 from apeiria_model.model.trace_format import IDS_PREFIX
@@ -265,8 +266,7 @@ class TraceConstraint:
         op = m.group(2)
         refs = [None if r.group(0) == "scene" else int(r.group(1))
                 for r in _REF.finditer(_strip_quoted(m.group(3)))]
-        arity = {"filter": 1, "relate": 2, "relate_multi": 3, "relate_anchor": 2, "union": 2, "intersection": 2,
-                 "exclude": 2, "superlative": 1, "count": 1, "query": 1}[op]
+        arity = OP_INPUTS[op]
         return _Step(op, refs[:arity])
 
     def _input(self, ref: int | None) -> frozenset[int]:

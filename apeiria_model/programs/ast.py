@@ -160,6 +160,10 @@ class Query:
 SetNode = t.Union[Scene, Filter, Relate, RelateMulti, RelateAnchor, Union, Intersection, Exclude, Superlative]
 Node = t.Union[SetNode, Count, Query]
 
+# how many input sets each operation takes (the DSL's call signatures; args follow them)
+OP_INPUTS = {"scene": 0, "filter": 1, "relate": 2, "relate_multi": 3, "relate_anchor": 2, "union": 2,
+             "intersection": 2, "exclude": 2, "superlative": 1, "count": 1, "query": 1}
+
 SET_NODE_TYPES = (Scene, Filter, Relate, RelateMulti, RelateAnchor, Union, Intersection, Exclude, Superlative)
 VALUE_NODE_TYPES = (Count, Query)
 

@@ -174,8 +174,7 @@ class Executor:
         return self._run(op, args, clean, scene, geom)
 
     def _run(self, op, args, inputs, scene, geom):
-        expected = {"scene": 0, "filter": 1, "relate": 2, "relate_multi": 3, "relate_anchor": 2, "union": 2,
-                    "intersection": 2, "exclude": 2, "superlative": 1, "count": 1, "query": 1}
+        expected = ast.OP_INPUTS
         if op not in expected:
             raise ProgramExecutionError(f"unknown operation {op!r}: expected one of {', '.join(OPS)}")
         if len(inputs) != expected[op]:

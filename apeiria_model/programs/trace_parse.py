@@ -165,8 +165,7 @@ def _parse_compact_plan(body: str) -> tuple[str, dict, list] | None:
         return None
     if op == "scene":
         return ("scene", {}, []) if args == [""] else None
-    arity = {"scene": 0, "filter": 1, "relate": 2, "relate_multi": 3, "relate_anchor": 2, "union": 2, "intersection": 2,
-             "exclude": 2, "superlative": 1, "count": 1, "query": 1}
+    arity = ast.OP_INPUTS
     if op not in arity or len(args) < arity[op]:
         return None
     refs = []
