@@ -186,6 +186,31 @@ def test_touching_objects_with_the_same_label_publish_as_one():
     assert len(m.to_scene("s")) == 3
 
 
+def _flat_piece(rng, y0, y1, z0=1.0, z1=2.0, x=(0.0, 0.04), label="window"):
+    pts = rng.uniform([x[0], y0, z0], [x[1], y1, z1], (300, 3))
+    return Segment(np.zeros((300, 2), int), pts, np.full((300, 3), 200, np.uint8), label, 0.9)
+
+
+@pytest.mark.parametrize("second, joined", [
+    (dict(y0=1.75, y1=2.2), True),                      # 25 cm along the wall: one window
+    (dict(y0=2.0, y1=2.4), False),                      # 50 cm: two windows
+    (dict(y0=1.75, y1=2.2, z0=0.2, z1=0.8), False),     # side by side, another height
+    (dict(y0=1.75, y1=2.2, x=(0.4, 0.44)), False),      # not in the same plane
+    (dict(y0=1.75, y1=2.2, label="picture"), False),    # another label
+])
+def test_flat_pieces_in_one_plane_publish_as_one(second, joined):
+    rng = np.random.default_rng(5)
+    m = ObjectMap(MapConfig(min_observations=1, publish_merge_flat_gap=0.3))
+    m.update([_flat_piece(rng, 1.0, 1.5), _flat_piece(rng, **second)])
+    assert len(m.objects) == 2  # the map keeps both pieces: only the published scene joins them
+    scene = m.to_scene("s")
+    assert len(scene) == (1 if joined else 2)
+    if joined:
+        assert scene.objects[0].size[1] == pytest.approx(1.2, abs=0.05)
+    m.config.publish_merge_flat_gap = -1.0
+    assert len(m.to_scene("s")) == 2
+
+
 def test_map_save_load_round_trip(tmp_path):
     p = PerceptionPipeline("geometric")
     for x in (-0.5, 0.0, 0.5):

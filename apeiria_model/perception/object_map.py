@@ -66,6 +66,8 @@ class MapConfig:
     suppress_contained: float = 0.7     # do not publish objects this much inside a bigger one (0 = off)...
     on_top_margin: float = 0.05         # ...unless their bottom is within this of its top (resting on it)
     publish_merge_gap: float = 0.03     # publish same-label objects this close (m) as one (< 0 = off)
+    publish_merge_flat_gap: float = -1.0  # ...and same-label flat pieces in one vertical plane, side by side at
+                                        # the same height, this far apart along it (a window in two pieces; < 0 = off)
     leg_max_area: float = 0.05          # publish a fragment under a bigger object's footprint (a leg) as part
                                         # of it when its footprint is at most this share of the other's (0 = off)
     color_gain: float = 1.0             # camera exposure for colour names (colors.color_name): 1 = white reads white
@@ -729,12 +731,42 @@ class ObjectMap:
                     d = np.clip(np.maximum(boxes[i][0] - boxes[j][1], boxes[j][0] - boxes[i][1]), 0, None)
                     if float(np.linalg.norm(d)) <= gap:
                         parent[find(i)] = find(j)
+            for i, j in self._flat_neighbours(boxes, labels):
+                parent[find(i)] = find(j)
         for i, j in self._underneath(boxes):
             parent[find(i)] = find(j)
         groups: dict[int, list[int]] = {}
         for i in range(n):
             groups.setdefault(find(i), []).append(i)
         return sorted(groups.values())
+
+    def _flat_neighbours(self, boxes, labels) -> list[tuple[int, int]]:
+        """(i, j) pairs of same-label flat vertical pieces in one plane, side by side at
+        the same height and at most ``publish_merge_flat_gap`` apart along that plane: a
+        window or a whiteboard whose middle was removed with its wall in every view."""
+        gap = self.config.publish_merge_flat_gap
+        out: list[tuple[int, int]] = []
+        if gap < 0:
+            return out
+        thick = self.config.single_view_max_thickness
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                if labels[i] is None or labels[i] != labels[j]:
+                    continue
+                (lo1, hi1), (lo2, hi2) = boxes[i], boxes[j]
+                e1, e2 = hi1 - lo1, hi2 - lo2
+                a = int(np.argmin(e1[:2]))  # the horizontal axis the piece is thin along
+                if int(np.argmin(e2[:2])) != a or max(e1[a], e2[a]) > thick:
+                    continue
+                if abs((lo1[a] + hi1[a]) - (lo2[a] + hi2[a])) / 2 > thick / 2:
+                    continue  # not in one plane
+                zo = min(hi1[2], hi2[2]) - max(lo1[2], lo2[2])
+                if zo < 0.7 * min(e1[2], e2[2]):
+                    continue  # not at the same height
+                b = 1 - a
+                if max(lo1[b] - hi2[b], lo2[b] - hi1[b]) <= gap:
+                    out.append((i, j))
+        return out
 
     @staticmethod
     def _mean_rgb(members: list[MapObject]) -> np.ndarray:
