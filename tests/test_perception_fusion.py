@@ -211,6 +211,13 @@ def test_flat_pieces_in_one_plane_publish_as_one(second, joined):
     assert len(m.to_scene("s")) == 2
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "wide", True])
+def test_config_rejects_a_bad_flat_gap(bad):
+    with pytest.raises(ConfigError, match="publish_merge_flat_gap"):
+        PerceptionConfig.from_dict({"map": {"publish_merge_flat_gap": bad}})
+    assert PerceptionConfig.from_dict({"map": {"publish_merge_flat_gap": -1}}).map.publish_merge_flat_gap == -1.0
+
+
 def test_map_save_load_round_trip(tmp_path):
     p = PerceptionPipeline("geometric")
     for x in (-0.5, 0.0, 0.5):

@@ -97,6 +97,7 @@ _LIMITS: dict[type, tuple[tuple[str, Callable[[Any], bool], str], ...]] = {
         ("contained_min_thickness", _non_negative, "a finite number >= 0"),
         ("single_view_min_area", _non_negative, "a finite number >= 0"),
         ("single_view_max_thickness", _non_negative, "a finite number >= 0"),
+        ("publish_merge_flat_gap", lambda v: v < 0 or math.isfinite(v), "a finite number (< 0 = off)"),
         ("color_gain", lambda v: math.isfinite(v) and v > 0, "a finite number > 0"),
         ("carve_keep", lambda v: 0 <= v < 1, "in [0, 1)"),
         ("split_min_views", lambda v: v >= 0, ">= 0 (0 = off)"),
