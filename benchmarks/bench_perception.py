@@ -69,22 +69,28 @@ def _ort_timing(repeats: int) -> dict:
     return out
 
 
+def _pipeline(segmenter: str, ransac_seed: int = 0):
+    """The shipped perception config with this segmenter (ONNX Runtime on the CPU)."""
+    from apeiria_model.perception.pipeline import PerceptionConfig, PerceptionPipeline
+
+    cfg = PerceptionConfig.from_yaml(CONFIG) if CONFIG.is_file() else PerceptionConfig()
+    cfg.segmenter = segmenter
+    cfg.learned.providers = ["CPUExecutionProvider"]
+    cfg.geometric.seed = ransac_seed
+    return PerceptionPipeline(config=cfg)
+
+
 def _seed_spread(rooms, seed0: dict, seeds=(1, 2)) -> dict:
     """The learned segmenter's recall / precision again with other RANSAC seeds (the
     geometric segmenter's wall and floor fits are random): how much of a difference
     between two configurations is noise. Seed 0 is the run above."""
     from apeiria_model.perception.evaluate import run_sweep
-    from apeiria_model.perception.pipeline import PerceptionConfig, PerceptionPipeline
 
     runs = {0: {k: seed0[k] for k in ("recall@0.25", "precision@0.25")}}
     for seed in seeds:
         rec, prec = [], []
         for room_seed, room, frames in rooms:
-            cfg = PerceptionConfig.from_yaml(CONFIG) if CONFIG.is_file() else PerceptionConfig()
-            cfg.segmenter = "learned"
-            cfg.learned.providers = ["CPUExecutionProvider"]
-            cfg.geometric.seed = seed
-            _, summary = run_sweep(PerceptionPipeline(config=cfg), frames, gt=room.scene,
+            _, summary = run_sweep(_pipeline("learned", seed), frames, gt=room.scene,
                                    scene_id=f"bench_{room_seed}", per_frame=False)
             rec.append(summary["metrics"]["recall@0.25"])
             prec.append(summary["metrics"]["precision@0.25"])
@@ -99,7 +105,6 @@ def _seed_spread(rooms, seed0: dict, seeds=(1, 2)) -> dict:
 def run(quick: bool = False) -> dict:
     from apeiria_model.perception.evaluate import run_sweep
     from apeiria_model.perception.metrics import latency_stats
-    from apeiria_model.perception.pipeline import PerceptionConfig, PerceptionPipeline
     from apeiria_model.perception.segmenters.learned import DEFAULT_ONNX
 
     seeds = ROOM_SEEDS[:1] if quick else ROOM_SEEDS
@@ -122,10 +127,7 @@ def run(quick: bool = False) -> dict:
         totals = []
         stages: dict[str, list[float]] = {}
         for seed, room, frames in rooms:
-            cfg = PerceptionConfig.from_yaml(CONFIG) if CONFIG.is_file() else PerceptionConfig()
-            cfg.segmenter = name
-            cfg.learned.providers = ["CPUExecutionProvider"]
-            pipe = PerceptionPipeline(config=cfg)
+            pipe = _pipeline(name)
             _, summary = run_sweep(pipe, frames, gt=room.scene, scene_id=f"bench_{seed}", per_frame=False)
             m = summary["metrics"]
             per_room.append({"seed": seed, **{k: m.get(k) for k in ("recall@0.25", "precision@0.25", "recall@0.5",

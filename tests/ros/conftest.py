@@ -6,7 +6,6 @@ The environment is set at import time: rclpy reads it when it creates participan
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import tempfile
@@ -128,20 +127,10 @@ def log_dir():
     return _LOG_DIR
 
 
-_KEEP_LOGS = {"keep": True}
-
-
 def pytest_sessionfinish(session, exitstatus):
     # The nodes' logs are only worth keeping when something failed: then say where
     # they are; otherwise every run would leave a directory behind in /tmp.
-    _KEEP_LOGS["keep"] = exitstatus != 0
-    if exitstatus != 0 and _LOG_DIR.exists():
-        print(f"\nROS node logs of this run: {_LOG_DIR}")
-
-
-@atexit.register
-def _remove_logs() -> None:
-    # At exit, not at session finish: rclpy writes its own log file while shutting
-    # down. Registered before rclpy is imported, so this runs after its handlers.
-    if not _KEEP_LOGS["keep"]:
+    if exitstatus == 0:
         shutil.rmtree(_LOG_DIR, ignore_errors=True)
+    elif _LOG_DIR.exists():
+        print(f"\nROS node logs of this run: {_LOG_DIR}")
