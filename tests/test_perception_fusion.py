@@ -200,7 +200,8 @@ def _flat_piece(rng, y0, y1, z0=1.0, z1=2.0, x=(0.0, 0.04), label="window"):
 ])
 def test_flat_pieces_in_one_plane_publish_as_one(second, joined):
     rng = np.random.default_rng(5)
-    m = ObjectMap(MapConfig(min_observations=1, publish_merge_flat_gap=0.3))
+    # publish_merge_gap off: the flat rule has its own switch
+    m = ObjectMap(MapConfig(min_observations=1, publish_merge_gap=-1.0, publish_merge_flat_gap=0.3))
     m.update([_flat_piece(rng, 1.0, 1.5), _flat_piece(rng, **second)])
     assert len(m.objects) == 2  # the map keeps both pieces: only the published scene joins them
     scene = m.to_scene("s")

@@ -710,7 +710,8 @@ class ObjectMap:
     def _label_groups(self, pub: list[MapObject], boxes) -> list[list[int]]:
         """Indices of published objects to publish as one: same learned label and boxes
         touching (within ``publish_merge_gap``) -- the frame and the face of one
-        whiteboard, two halves of a bookshelf -- and fragments under a bigger object
+        whiteboard, two halves of a bookshelf -- or flat pieces side by side on one
+        plane (``publish_merge_flat_gap``), and fragments under a bigger object
         (``_underneath``: legs). Publishing only; the map keeps them apart."""
         n = len(pub)
         parent = list(range(n))
@@ -721,18 +722,17 @@ class ObjectMap:
                 a = parent[a]
             return a
 
-        gap = self.config.publish_merge_gap
-        if gap >= 0:
+        gap, flat_gap = self.config.publish_merge_gap, self.config.publish_merge_flat_gap
+        if gap >= 0 or flat_gap >= 0:
             labels = [o.label()[0] if o.votes else None for o in pub]
             for i in range(n):
                 for j in range(i + 1, n):
                     if labels[i] is None or labels[i] != labels[j]:
                         continue
                     d = np.clip(np.maximum(boxes[i][0] - boxes[j][1], boxes[j][0] - boxes[i][1]), 0, None)
-                    if float(np.linalg.norm(d)) <= gap:
+                    if (gap >= 0 and float(np.linalg.norm(d)) <= gap) or \
+                            (flat_gap >= 0 and self._flat_side_by_side(boxes[i], boxes[j], flat_gap)):
                         parent[find(i)] = find(j)
-            for i, j in self._flat_neighbours(boxes, labels):
-                parent[find(i)] = find(j)
         for i, j in self._underneath(boxes):
             parent[find(i)] = find(j)
         groups: dict[int, list[int]] = {}
@@ -740,33 +740,22 @@ class ObjectMap:
             groups.setdefault(find(i), []).append(i)
         return sorted(groups.values())
 
-    def _flat_neighbours(self, boxes, labels) -> list[tuple[int, int]]:
-        """(i, j) pairs of same-label flat vertical pieces in one plane, side by side at
-        the same height and at most ``publish_merge_flat_gap`` apart along that plane: a
-        window or a whiteboard whose middle was removed with its wall in every view."""
-        gap = self.config.publish_merge_flat_gap
-        out: list[tuple[int, int]] = []
-        if gap < 0:
-            return out
+    def _flat_side_by_side(self, box1, box2, gap: float) -> bool:
+        """Two flat vertical pieces in one plane, side by side at the same height and at
+        most ``gap`` apart along that plane: a window or a whiteboard whose middle was
+        removed with its wall in every view (``publish_merge_flat_gap``)."""
         thick = self.config.single_view_max_thickness
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                if labels[i] is None or labels[i] != labels[j]:
-                    continue
-                (lo1, hi1), (lo2, hi2) = boxes[i], boxes[j]
-                e1, e2 = hi1 - lo1, hi2 - lo2
-                a = int(np.argmin(e1[:2]))  # the horizontal axis the piece is thin along
-                if int(np.argmin(e2[:2])) != a or max(e1[a], e2[a]) > thick:
-                    continue
-                if abs((lo1[a] + hi1[a]) - (lo2[a] + hi2[a])) / 2 > thick / 2:
-                    continue  # not in one plane
-                zo = min(hi1[2], hi2[2]) - max(lo1[2], lo2[2])
-                if zo < 0.7 * min(e1[2], e2[2]):
-                    continue  # not at the same height
-                b = 1 - a
-                if max(lo1[b] - hi2[b], lo2[b] - hi1[b]) <= gap:
-                    out.append((i, j))
-        return out
+        (lo1, hi1), (lo2, hi2) = box1, box2
+        e1, e2 = hi1 - lo1, hi2 - lo2
+        a = int(np.argmin(e1[:2]))  # the horizontal axis the piece is thin along
+        if int(np.argmin(e2[:2])) != a or max(e1[a], e2[a]) > thick:
+            return False
+        if abs((lo1[a] + hi1[a]) - (lo2[a] + hi2[a])) / 2 > thick / 2:
+            return False  # not in one plane
+        if min(hi1[2], hi2[2]) - max(lo1[2], lo2[2]) < 0.7 * min(e1[2], e2[2]):
+            return False  # not at the same height
+        b = 1 - a
+        return bool(max(lo1[b] - hi2[b], lo2[b] - hi1[b]) <= gap)
 
     @staticmethod
     def _mean_rgb(members: list[MapObject]) -> np.ndarray:
