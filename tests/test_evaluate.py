@@ -285,11 +285,7 @@ def test_cli_reports_unloadable_reasoner(monkeypatch, capsys):
 
 
 @pytest.mark.slow  # loads the language module's embedding model (seconds)
-def test_cli_with_the_real_symbolic_reasoner_if_installed(capsys):
-    try:
-        from apeiria_model.reasoning import load_reasoner  # noqa: F401  (written by the language module)
-    except ImportError:
-        pytest.skip("apeiria_model.reasoning.load_reasoner not available yet")
+def test_cli_with_the_real_symbolic_reasoner(capsys):
     rc = apeiria_main(["eval", "--data", str(FIX / "generated"), "--reasoner", "symbolic", "--json", "--no-progress"])
     assert rc == 0
     d = json.loads(capsys.readouterr().out)

@@ -32,8 +32,7 @@ def selected(matcher, concept, objects):
 @pytest.fixture(scope="module")
 def matcher():
     m = default_matcher()
-    if not m.model_available:
-        pytest.skip("sentence-embedding model not installed")
+    assert m.model_available, "the sentence-embedding model package (requirements/base.txt) is not installed"
     return m
 
 

@@ -177,7 +177,6 @@ def test_segment_tensors_are_deterministic_and_normalised():
         segment_tensors(np.zeros((0, 3)), np.zeros((0, 3)))
 
 
-@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file() or not DEFAULT_ONNX.is_file(), reason="model not trained yet")
 def test_shipped_model_loads_and_onnx_matches_torch():
     assert DEFAULT_WEIGHTS.stat().st_size < 5_000_000 and DEFAULT_ONNX.stat().st_size < 5_000_000
     ref = TorchClassifier(DEFAULT_WEIGHTS)
@@ -196,7 +195,6 @@ def test_shipped_model_loads_and_onnx_matches_torch():
         assert s.features.shape == (ref.spec.feature_dim,)
 
 
-@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file() or not DEFAULT_ONNX.is_file(), reason="model not trained yet")
 def test_gpu_check_script_runs_on_cpu(capsys, tmp_path):
     from apeiria_model.perception.segmenters import gpu_check
     assert gpu_check.main(["--batch", "4", "--repeats", "2", "--cache-dir", str(tmp_path)]) == 0
