@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-fast bench lint clean
+.PHONY: setup demo test test-fast test-kernels bench lint clean
 
 setup:
 	scripts/setup.sh
@@ -14,6 +14,17 @@ demo: setup
 
 test: setup
 	APEIRIA_REQUIRE_ROS=1 APEIRIA_TEST_GEMMA=1 $(PY) -m pytest -q tests
+
+# The tests whose result rides on float kernels (marker `kernels`), once per kernel set
+# PyTorch may pick on an x86-64 CPU: this machine's own, AVX2 and the portable default.
+# AVX-512 joins where the CPU has it (it cannot be forced on one that does not).
+KERNEL_SETS ?= native $(if $(shell grep -m1 -o avx512f /proc/cpuinfo 2>/dev/null),avx512) avx2 default
+test-kernels: setup
+	@set -e; for k in $(KERNEL_SETS); do \
+	  echo "== ATEN_CPU_CAPABILITY=$$k"; \
+	  if [ "$$k" = native ]; then env -u ATEN_CPU_CAPABILITY $(PY) -m pytest -q -m kernels tests -p no:cacheprovider; \
+	  else ATEN_CPU_CAPABILITY=$$k $(PY) -m pytest -q -m kernels tests -p no:cacheprovider; fi; \
+	done
 
 test-fast:
 	$(PY) -m pytest -q -x tests -m "not slow"

@@ -53,6 +53,7 @@ def test_boxes_in_observer_frame(office_scene):
     assert raw[6, 8] == 0.0  # window: no facing
 
 
+@pytest.mark.kernels  # KV-cache decode vs full forward to 1e-4
 def test_fast_decoder_matches_hf_forward(tiny, office_scene):
     p = tiny.processor.encode_prompt("the red mug", office_scene)
     batch = tiny.processor.collate([p])

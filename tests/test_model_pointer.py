@@ -79,6 +79,7 @@ def test_forward_needs_object_tokens(ptr_model, office_scene):
         ptr_model(**batch)
 
 
+@pytest.mark.kernels  # a log-probability to 1e-4
 def test_absent_ids_get_no_copy_mass(ptr_model, office_scene):
     """An ID token of an object the scene lacks keeps only its (gated) vocabulary share."""
     p = ptr_model.processor.encode_prompt("the lamp", office_scene)
@@ -96,6 +97,7 @@ def test_absent_ids_get_no_copy_mass(ptr_model, office_scene):
     assert float(logp[0, -1, absent[0]]) == pytest.approx(expect, abs=1e-4)
 
 
+@pytest.mark.kernels  # KV-cache decode vs full forward to 1e-4
 def test_decoders_match_forward_with_pointer(ptr_model, office_scene):
     """The lean KV-cache loop and the HF-forward loop give the full forward's numbers."""
     p = ptr_model.processor.encode_prompt("the red mug", office_scene)
@@ -162,25 +164,30 @@ def test_roundtrip_keeps_pointer(ptr_model, office_scene, tmp_path):
 
 
 def _copy_task(model, rng, n):
-    """'the <label>' -> ' <label>: <id>' of the one object with that label; IDs drawn from 0..63.
-    The label is restated before the ID as the trace states a filter's concept before its IDs."""
+    """'the mug' -> ' mug: <id>' in a five-object scene that holds one mug, IDs drawn from
+    0..63 afresh for every scene. Which slot is the target is easy (the mug's label is in its
+    slot features); what is hard is writing its ID: the ID is a different token in every
+    scene, so only a head that copies it from the slot can get it right. (A task whose target
+    also changes label per example mixes in cross-modal label matching, whose learning speed
+    in a 300-step toy training rides on the float kernels of the CPU.)"""
     exs = []
+    mug = LABELS.index("mug")
+    others = [k for k in range(len(LABELS)) if k != mug]
     for _ in range(n):
-        labels = rng.choice(len(LABELS), 5, replace=False)
+        labels = [mug, *rng.choice(others, 4, replace=False)]
+        rng.shuffle(labels)
         ids = rng.choice(64, 5, replace=False)
         objs = tuple(SceneObject(int(i), LABELS[lab], (float(k), 0.0, 0.5), (0.5, 0.5, 0.5))
                      for k, (i, lab) in enumerate(zip(ids, labels)))
-        t = int(rng.integers(5))
-        exs.append(model.processor.encode_example(f"the {LABELS[labels[t]]}", Scene("toy", objs),
-                                                  f" {LABELS[labels[t]]}: {ids[t]}"))
+        exs.append(model.processor.encode_example("the mug", Scene("toy", objs), f" mug: {ids[labels.index(mug)]}"))
     return exs
 
 
-def _train_and_score(pointer: bool, steps: int = 300) -> float:
-    model = build_tiny_model(seed=0, pointer_head=pointer, pointer_dim=32)
+def _train_and_score(pointer: bool, seed: int, steps: int = 150) -> float:
+    model = build_tiny_model(seed=seed, pointer_head=pointer, pointer_dim=32)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     for _ in range(steps):
         loss, _ = model(**model.processor.collate(_copy_task(model, rng, 16)))
         opt.zero_grad()
@@ -197,9 +204,14 @@ def _train_and_score(pointer: bool, steps: int = 300) -> float:
     return hits / len(test)
 
 
-@pytest.mark.slow  # two 300-step toy trainings (~20-40 s on one shared core)
-def test_pointer_learns_toy_copy_task_where_plain_head_does_not():
+@pytest.mark.slow  # four 150-step toy trainings (~30 s on one core)
+@pytest.mark.kernels  # a training with an accuracy threshold: run under every kernel set (make test-kernels)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_pointer_learns_toy_copy_task_where_plain_head_does_not(seed):
+    """Measured under the AVX2 and default kernels, seeds 0-2: the pointer head is at 1.0
+    from step 50 on, the plain head at <= 0.03 through step 300 (chance: 1/64 IDs). The
+    thresholds sit far from both, so the claim does not ride on one CPU's float kernels."""
     torch.set_num_threads(1)
-    with_ptr, without = _train_and_score(True), _train_and_score(False)
+    with_ptr, without = _train_and_score(True, seed), _train_and_score(False, seed)
     assert with_ptr >= 0.9, with_ptr
-    assert with_ptr > without + 0.3, (with_ptr, without)
+    assert without <= 0.25, without

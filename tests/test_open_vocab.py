@@ -41,6 +41,7 @@ def test_implements_protocol(matcher):
     assert matcher.threshold == CALIBRATED_THRESHOLD
 
 
+@pytest.mark.kernels  # embedding similarities against a threshold
 @pytest.mark.parametrize("concept,present,wanted", [
     ("fridge", ["refrigerator", "oven", "cabinet"], ["refrigerator"]),
     ("couch", ["sofa", "chair", "table"], ["sofa"]),
@@ -55,6 +56,7 @@ def test_synonyms_are_found(matcher, concept, present, wanted):
     assert selected(matcher, concept, objs(*present)) == wanted
 
 
+@pytest.mark.kernels  # embedding similarities against a threshold
 @pytest.mark.parametrize("concept,label", [
     ("lamp", "light switch"), ("cup", "cabinet"), ("chair", "table"), ("chair", "desk"), ("window", "door"),
     ("sink", "toilet"), ("pillow", "bed"), ("monitor", "keyboard"),
@@ -76,6 +78,7 @@ def test_exact_label_beats_semantic_near_misses(matcher):
         ["cabinet", "filing cabinet", "cupboard"]  # cupboard: a synonym, so exact tier too
 
 
+@pytest.mark.kernels  # embedding similarities against a threshold
 def test_colour_words_are_checked_not_guessed(matcher):
     scene = objs("chair", "chair", "armchair", "sofa", colors=["red", "blue", "red", "red"])
     assert [o.id for o, v in zip(scene, matcher.scores("red chair", scene)) if v >= matcher.threshold] == [0]
@@ -163,6 +166,7 @@ def test_calibration_pairs_file():
     assert sum(p.should_match for p in pairs) > 50 and sum(not p.should_match for p in pairs) > 50
 
 
+@pytest.mark.kernels  # a threshold fitted on embedding similarities
 def test_documented_threshold_is_the_calibrated_one(matcher):
     result = calibrate(matcher)
     assert result["threshold"] == pytest.approx(CALIBRATED_THRESHOLD)
@@ -175,6 +179,7 @@ def test_best_threshold_prefers_precision_on_ties():
     assert best_threshold(scores, truth) == pytest.approx(0.8)
 
 
+@pytest.mark.kernels  # a threshold fitted on embedding similarities
 def test_relation_resolver_calibration(matcher):
     from apeiria_model.language.open_relations import RELATION_THRESHOLD, RelationResolver, evaluate, load_paraphrases
 

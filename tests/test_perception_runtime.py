@@ -37,6 +37,7 @@ def _inputs(spec, batch, seed=0):
             rng.standard_normal((batch, spec.extra_dim)).astype(np.float32))
 
 
+@pytest.mark.kernels  # ONNX Runtime vs PyTorch to 1e-4
 def test_onnx_runtime_cpu_matches_pytorch(small_model):
     model, d = small_model
     clf = OnnxClassifier(d / "m.onnx", providers=["CPUExecutionProvider"])
@@ -177,6 +178,7 @@ def test_segment_tensors_are_deterministic_and_normalised():
         segment_tensors(np.zeros((0, 3)), np.zeros((0, 3)))
 
 
+@pytest.mark.kernels  # ONNX Runtime vs PyTorch to 1e-4
 def test_shipped_model_loads_and_onnx_matches_torch():
     assert DEFAULT_WEIGHTS.stat().st_size < 5_000_000 and DEFAULT_ONNX.stat().st_size < 5_000_000
     ref = TorchClassifier(DEFAULT_WEIGHTS)

@@ -46,6 +46,7 @@ def _toy_data(n_per_class: int, seed: int) -> SegmentSet:
     return SegmentSet(pts, cols, labels, rooms)
 
 
+@pytest.mark.kernels  # a short training with an accuracy threshold
 def test_tiny_training_run_saves_loadable_model(tmp_path):
     cfg = TrainConfig(train_rooms=2, val_rooms=1, epochs=60, batch_size=8, lr=5e-3, n_points=32, net_width=16,
                       feature_dim=8, out_dir=str(tmp_path), threads=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from apeiria_model.programs import ast
@@ -95,6 +95,7 @@ def test_round_trip_random_programs(program):
 
 @settings(max_examples=150, deadline=None)
 @given(programs(concepts=any_concepts))
+@example(ast.Filter(ast.Scene(), "A\n"))  # regression: "$" let a trailing newline print bare and vanish
 def test_round_trip_arbitrary_concept_text(program):
     assert parse_program(str(program)) == program
 

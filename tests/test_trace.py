@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from apeiria_model.programs import ast
 from apeiria_model.programs.executor import Executor
 from apeiria_model.programs.grammar import parse_program
 from apeiria_model.programs.strategies import (ALIAS_KINDS, ALIAS_RELATIONS, any_concepts, known_concepts,
@@ -234,6 +235,15 @@ def test_reports_for_a_model_written_trace(office_scene):
 def test_error_list_is_bounded():
     parsed = parse_trace("<think>\nPlan:\n" + "1. x\n" * 5000 + "</think>")
     assert len(parsed.errors) <= 51 and parsed.errors[-1].startswith("... and")
+
+
+def test_concept_with_a_trailing_newline_stays_on_one_line(office_scene):
+    """Regression: the bare-word check used "$", which also matches before a final newline."""
+    program = ast.Filter(ast.Scene(), "mug\n")
+    for style in ("full", "compact"):
+        text = render_trace("the mug", program, EX.execute(program, office_scene), office_scene, style)
+        parsed, ver = check(text, office_scene)
+        assert parsed.errors == [] and ver.all_ok, (text, ver.reasons)
 
 
 # --- properties ---------------------------------------------------------------------------------

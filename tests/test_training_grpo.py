@@ -42,6 +42,7 @@ def test_clipping_active_and_blocks_gradient():
     assert torch.equal(new2.grad[:, 2], torch.zeros(2))
 
 
+@pytest.mark.kernels  # a short training with a probability threshold
 def test_grpo_raises_probability_of_rewarded_token(office_scene):
     """Warm-started (as in the curriculum: RL from a random init stays at chance) to a
     50/50 choice between two answers, GRPO rewarding one must make it more likely."""

@@ -44,6 +44,7 @@ def _cfg(stage: int, run_dir, steps: int, **optim) -> TrainConfig:
     return cfg.validate()
 
 
+@pytest.mark.kernels  # a short training with a loss-ratio threshold
 @pytest.mark.parametrize("stage", [1, 2])
 def test_supervised_stage_lowers_loss(data_dir, tmp_path, stage):
     model = _model(data_dir)
@@ -57,6 +58,7 @@ def test_supervised_stage_lowers_loss(data_dir, tmp_path, stage):
     assert (tmp_path / f"s{stage}" / "final" / "model.safetensors").is_file()
 
 
+@pytest.mark.kernels  # two trainings compared to 1e-6
 def test_resume_reproduces_uninterrupted_run(data_dir, tmp_path):
     scenes = load_scenes(data_dir, "train")
     train = _stage_data(_cfg(2, tmp_path, 6), data_dir, "train", scenes)

@@ -26,12 +26,12 @@ FRAME_VIEWER = "viewer"   # relative to the scene's observer (Scene.viewpoint or
 FRAME_ANCHOR = "anchor"   # allocentric: relative to the anchor object's `front`
 FRAMES = (FRAME_VIEWER, FRAME_ANCHOR)
 
-_BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 
 
 def _concept_text(concept: str) -> str:
     """Bare word when possible, else a JSON-style quoted string."""
-    if _BARE.match(concept):
+    if _BARE.fullmatch(concept):  # fullmatch: "$" would let a trailing newline pass
         return concept
     return '"' + concept.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -34,12 +34,12 @@ def _unquote(body: str) -> str:
     return re.sub(r"\\(.)", lambda m: _UNESCAPE.get(m.group(1), m.group(1)), body)
 
 
-_BARE_CONCEPT = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_BARE_CONCEPT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 
 
 def _compact_concept(concept: str) -> str:
     """Bare word when possible, else double-quoted with escapes (always one line)."""
-    if _BARE_CONCEPT.match(concept):
+    if _BARE_CONCEPT.fullmatch(concept):  # fullmatch: "$" would let a trailing newline pass
         return concept
     body = (concept.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
             .replace("\r", "\\r").replace("\t", "\\t"))
