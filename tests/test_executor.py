@@ -85,7 +85,7 @@ def test_query_without_a_single_answer_gives_none_and_says_why(office_scene, pro
     ("relate(scene(), scene(), sideways)", "unknown relation 'sideways'"),
     ("relate(scene(), scene(), closest)", "use relate_anchor"),
     ("relate(scene(), scene(), between)", "use relate_multi"),
-    ("relate_anchor(scene(), scene(), near)", "relate_anchor supports"),
+    ("relate_anchor(scene(), scene(), sideways)", "unknown relation 'sideways'"),
     ("relate_multi(scene(), scene(), scene(), left)", "relate_multi supports"),
     ("superlative(scene(), purplest)", "unknown superlative"),
     ("query(scene(), smell)", "unknown query attribute 'smell'"),

@@ -1,10 +1,13 @@
-"""`apeiria eval`: score a reasoner on generated data or on ScanRefer / Multi3DRefer / Sr3D / Nr3D.
+"""`apeiria eval`: score a reasoner on generated data, on ScanRefer / Multi3DRefer / Sr3D / Nr3D, or on real scans.
 
     apeiria eval --data DIR [--split test] [--reasoner symbolic] [--limit N] [--out results.json]
     apeiria eval --scanrefer FILE.json    --scenes DIR_OR_JSONL [--category-map TSV] ...
     apeiria eval --multi3drefer FILE.json --scenes DIR_OR_JSONL ...
     apeiria eval --referit3d FILE.csv     --scenes DIR_OR_JSONL ...
     apeiria eval --samples FILE.jsonl     --scenes DIR_OR_JSONL ...   (GroundingSample lines, e.g. the human set)
+    apeiria eval --real DIR [--part dev|calib|all] [--per-dataset N] [--reasoner symbolic] [--out results.json]
+                 (DIR/<scene_id>.json + DIR/<scene_id>.queries.jsonl, e.g. shared/real_train/scenes;
+                  right = exactly the target; tune on calib, report on dev)
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ def register(subparsers) -> None:
     src.add_argument("--referit3d", metavar="FILE", help="Sr3D / Nr3D CSV annotations")
     src.add_argument("--samples", metavar="FILE", help="GroundingSample JSON Lines (apeiria_model/data/schema.py), "
                      "e.g. apeiria_model/assets/eval/human_queries.jsonl")
+    src.add_argument("--real", metavar="DIR", help="real scans: DIR/<scene_id>.json scenes + "
+                     "DIR/<scene_id>.queries.jsonl (apeiria_model/evaluation/real_data.py)")
+    p.add_argument("--part", default="dev", choices=("calib", "dev", "all"),
+                   help="with --real: which scenes (split by base scene; tune on calib, report on dev; default: dev)")
+    p.add_argument("--per-dataset", type=int, metavar="N",
+                   help="with --real: a fixed random sample of at most N queries per dataset (scanrefer / nr3d / sr3d)")
     p.add_argument("--split", default="test", help="split of --data to score (default: test)")
     p.add_argument("--scenes", metavar="PATH", help="scenes for external annotations: a directory of <scene_id>.json "
                    "Scene JSON v1 files, a .jsonl file, or a .json file")
@@ -50,13 +59,13 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def load_reasoner(name: str):
+def load_reasoner(name: str, **kwargs):
     """The reasoner behind ``--reasoner`` (from ``apeiria_model.reasoning.load_reasoner``)."""
     try:
         from apeiria_model.reasoning import load_reasoner as factory
     except ImportError as e:
         raise RuntimeError(f"not available in this install ({e})") from None
-    return factory(name)
+    return factory(name, **kwargs)
 
 
 def _load_dataset(args) -> tuple[list, dict, str, Any]:
@@ -91,6 +100,43 @@ def _load_external(args, loaders, category_map) -> tuple[list, dict, str]:
     return samples, loaders.load_scenes(args.scenes), name
 
 
+def _write_and_print(args, result: dict, print_tables) -> None:
+    if args.out:
+        try:
+            write_json_atomic(args.out, result, indent=1)
+        except OSError as e:
+            die(f"cannot write {args.out}: {e.strerror or e}")
+    if args.json:
+        print_json(result, pretty=True)
+    else:
+        print_tables(result)
+        if args.out:
+            print(f"report written to {args.out}")
+
+
+def _run_real(args) -> int:
+    from apeiria_model.evaluation.real_data import RealDataError, evaluate_real, load_real
+    from apeiria_model.evaluation.report import print_real_report
+
+    if args.per_dataset is not None and args.per_dataset < 1:
+        die("--per-dataset must be >= 1")
+    try:
+        data = load_real(args.real, args.part, args.per_dataset)
+    except RealDataError as e:
+        die(str(e))
+    if not data.queries:
+        die(f"{args.real}: no queries in part {args.part!r}")
+    try:
+        # ReferIt3D / ScanRefer scoring: every expression names exactly one object
+        kwargs = {"answer_mode": "single"} if args.reasoner == "symbolic" else {}
+        reasoner = load_reasoner(args.reasoner, **kwargs)
+    except Exception as e:  # noqa: BLE001 - a missing model / optional dependency is one line, not a traceback
+        die(f"cannot load reasoner {args.reasoner!r}: {e}")
+    report = evaluate_real(reasoner, data, limit=args.limit, progress=not args.no_progress and sys.stderr.isatty())
+    _write_and_print(args, report.to_dict(include_queries=args.queries), print_real_report)
+    return 0
+
+
 def run(args) -> int:
     from apeiria_model.data.loaders import DatasetFormatError
     from apeiria_model.evaluation import EvaluationError, evaluate, print_report
@@ -99,6 +145,8 @@ def run(args) -> int:
 
     if args.limit is not None and args.limit < 1:
         die("--limit must be >= 1")
+    if args.real:
+        return _run_real(args)
     try:
         samples, scenes, name, category_map = _load_dataset(args)
     except (DatasetFormatError, SceneValidationError) as e:
@@ -117,16 +165,5 @@ def run(args) -> int:
                           on_missing="skip" if args.skip_missing else "error", class_of=class_of, dataset=name)
     except EvaluationError as e:
         die(f"{e} (use --skip-missing to score the rest)")
-    result = report.to_dict(include_queries=args.queries)
-    if args.out:
-        try:
-            write_json_atomic(args.out, result, indent=1)
-        except OSError as e:
-            die(f"cannot write {args.out}: {e.strerror or e}")
-    if args.json:
-        print_json(result, pretty=True)
-    else:
-        print_report(result)
-        if args.out:
-            print(f"report written to {args.out}")
+    _write_and_print(args, report.to_dict(include_queries=args.queries), print_report)
     return 0

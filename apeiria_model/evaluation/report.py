@@ -82,3 +82,39 @@ def print_report(report_dict: dict[str, Any], console: Console | None = None) ->
     for t in report_tables(report_dict):
         console.print(t)
         console.print()
+
+
+# ------------------------------------------------------------ apeiria eval --real
+def _statuses(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "-"
+
+
+def real_report_tables(d: dict[str, Any]) -> list[Table]:
+    """The tables :func:`print_real_report` shows (``RealReport.to_dict()``)."""
+    head = _table(f"apeiria eval --real: {d['reasoner']}" + (f" on {d['dataset']}" if d.get("dataset") else ""),
+                  ["", "value"])
+    head.add_row("part", str(d["part"]))
+    head.add_row("scenes / queries", f"{d['n_scenes']} / {d['n_queries']}")
+    head.add_row("accuracy (exactly the target) %", _pct(d["overall"]["accuracy"]))
+    head.add_row("same-class random %", _pct(d["overall"]["same_class_random"]))
+    head.add_row("status", _statuses(d["overall"]["statuses"]))
+    lat = d["latency_ms"]
+    head.add_row("latency ms p50 / p95 / max", f"{_ms(lat['p50'])} / {_ms(lat['p95'])} / {_ms(lat['max'])}")
+    tables = [head]
+    if d["by_dataset"]:
+        t = _table("By dataset", ["dataset / group", "n", "accuracy %", "same-class random %", "statuses"])
+        t.columns[-1].justify = "left"
+        for ds, groups in d["by_dataset"].items():
+            for g, st in groups.items():
+                t.add_row(ds if g == "overall" else f"  {g}", str(st["n"]), _pct(st["accuracy"]),
+                          _pct(st["same_class_random"]), _statuses(st["statuses"]))
+        tables.append(t)
+    return tables
+
+
+def print_real_report(report_dict: dict[str, Any], console: Console | None = None) -> None:
+    """Print the tables of ``RealReport.to_dict()``; percentages, '-' = no queries."""
+    console = console or Console()
+    for t in real_report_tables(report_dict):
+        console.print(t)
+        console.print()

@@ -24,7 +24,8 @@ from typing import Iterator
 # Reference frame for view-dependent relations (left/right/front/behind).
 FRAME_VIEWER = "viewer"   # relative to the scene's observer (Scene.viewpoint or default)
 FRAME_ANCHOR = "anchor"   # allocentric: relative to the anchor object's `front`
-FRAMES = (FRAME_VIEWER, FRAME_ANCHOR)
+FRAME_FACING = "facing"   # as seen by an observer facing the anchor's front ("facing the bed, the left one")
+FRAMES = (FRAME_VIEWER, FRAME_ANCHOR, FRAME_FACING)
 
 _BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 
@@ -84,14 +85,20 @@ class RelateMulti:
 
 @dataclass(frozen=True)
 class RelateAnchor:
-    """The object(s) of ``input`` that are closest / farthest to the ``anchor`` set."""
+    """The one object of ``input`` that best satisfies ``relation`` to the ``anchor`` set.
+
+    closest / farthest by distance; any other relation by its graded score
+    (``programs/graded.py``): "the table far from the armchair", "the window on the left
+    of the desk" name one object, so the best candidate is picked, not every one that passes."""
 
     input: "SetNode"
     anchor: "SetNode"
-    relation: str  # closest | farthest
+    relation: str  # closest | farthest | a binary relation | between (anchor pairs from the set)
+    frame: str = FRAME_VIEWER
 
     def __str__(self) -> str:
-        return f"relate_anchor({self.input}, {self.anchor}, {self.relation})"
+        extra = f", {self.frame}" if self.frame != FRAME_VIEWER else ""
+        return f"relate_anchor({self.input}, {self.anchor}, {self.relation}{extra})"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from apeiria_model.programs import ast
+from apeiria_model.programs import graded
 from apeiria_model.programs import relations as rel
 from apeiria_model.programs.concepts import (ConceptMatcher, LexicalConceptMatcher, MATERIAL_ADJECTIVES,
                                              normalise_color, object_attributes)
@@ -236,14 +237,27 @@ class Executor:
 
     def _op_relate_anchor(self, args, inputs, scene, geom):
         name = rel.canonical_relation(args.get("relation", ""))
-        if name not in rel.ANCHOR_RELATIONS:
-            raise ProgramExecutionError(f"relate_anchor supports {', '.join(rel.ANCHOR_RELATIONS)}, got {name!r}")
+        frame = args.get("frame", ast.FRAME_VIEWER)
+        if frame not in ast.FRAMES:
+            raise ProgramExecutionError(f"unknown frame {frame!r}: expected one of {', '.join(ast.FRAMES)}")
+        if name not in graded.PICK_RELATIONS:
+            raise ProgramExecutionError(f"relate_anchor supports {', '.join(graded.PICK_RELATIONS)}, got {name!r}")
         cand_ids, anch_ids = inputs
-        row, gap, anchor_row = rel.anchor_superlative(name, geom, geom.rows(cand_ids), geom.rows(anch_ids))
-        if row is None:
-            return [], [], []
-        oid = int(geom.ids[row])
-        return [oid], [Evidence(oid, (int(geom.ids[anchor_row]),), "distance", float(gap))], []
+        if name in rel.ANCHOR_RELATIONS:
+            row, gap, anchor_row = rel.anchor_superlative(name, geom, geom.rows(cand_ids), geom.rows(anch_ids))
+            if row is None:
+                return [], [], []
+            oid = int(geom.ids[row])
+            return [oid], [Evidence(oid, (int(geom.ids[anchor_row]),), "distance", float(gap))], []
+        labels = np.array([scene.get(i).label for i in anch_ids], dtype=object)
+        pick = graded.graded_pick(name, geom, geom.rows(cand_ids), geom.rows(anch_ids), frame, labels)
+        if pick.row is None:
+            return [], [], pick.notes
+        oid = int(geom.ids[pick.row])
+        runner = "" if pick.runner_up is None else f" over Object {int(geom.ids[pick.runner_up])}"
+        note = "alone" if pick.runner_up is None else f"margin {_fmt(pick.margin)}{runner}"
+        anchors = tuple(int(geom.ids[r]) for r in pick.anchors)
+        return [oid], [Evidence(oid, anchors, "score", pick.score, note)], pick.notes
 
     def _op_union(self, args, inputs, scene, geom):
         return _sorted_ids(set(inputs[0]) | set(inputs[1])), [], []
@@ -333,7 +347,7 @@ def node_op(node) -> tuple[str, dict[str, Any]]:
     if isinstance(node, ast.RelateMulti):
         return "relate_multi", {"relation": node.relation}
     if isinstance(node, ast.RelateAnchor):
-        return "relate_anchor", {"relation": node.relation}
+        return "relate_anchor", {"relation": node.relation, "frame": node.frame}
     if isinstance(node, ast.Union):
         return "union", {}
     if isinstance(node, ast.Intersection):

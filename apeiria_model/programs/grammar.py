@@ -71,7 +71,10 @@ class _ToAst(lark.Transformer):
         return ast.RelateMulti(items[0], items[1], items[2], rel)
 
     def relate_anchor(self, items):
-        return ast.RelateAnchor(items[0], items[1], items[2])
+        frame = items[3] if len(items) > 3 else ast.FRAME_VIEWER
+        if frame not in ast.FRAMES:
+            raise ProgramSyntaxError(f"unknown frame {frame!r}: expected one of {', '.join(ast.FRAMES)}")
+        return ast.RelateAnchor(items[0], items[1], items[2], frame)
 
     def union(self, items):
         return ast.Union(items[0], items[1])

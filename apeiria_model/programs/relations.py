@@ -354,18 +354,30 @@ def _directions(name: str, geom: SceneGeometry, anch: np.ndarray, frame: str, no
     f, r = geom.viewer_forward, geom.viewer_right
     viewer = {"left": -r, "right": r, "front": -f, "behind": f}[name]
     out = np.repeat(viewer[None, :], len(anch), axis=0)
-    if frame != "anchor":
+    if frame not in ("anchor", "facing"):
         return out
     has = geom.has_front[anch]
     u = geom.fronts[anch]
-    right_of_u = np.stack([u[:, 1], -u[:, 0]], axis=1)  # u x z, the anchor's own right
-    own = {"front": u, "behind": -u, "right": right_of_u, "left": -right_of_u}[name]
+    own = frame_directions(name, u, frame)
     out[has] = own[has]
     missing = geom.ids[anch][~has]
     if len(missing):
         notes.append("no facing direction for object(s) " + ", ".join(str(int(i)) for i in missing)
                      + "; used the viewer's frame instead")
     return out
+
+
+def frame_directions(name: str, u: np.ndarray, frame: str) -> np.ndarray:
+    """(N, 2) direction of ``name`` for anchors whose fronts are ``u`` (N, 2).
+
+    ``anchor``: the anchor's own sides (its right = front x z, a chair's right armrest).
+    ``facing``: as seen by an observer standing in front of the anchor looking at it, so
+    left and right swap ("facing the bed, the nightstand on the left" is the bed's own right).
+    """
+    right_of_u = np.stack([u[:, 1], -u[:, 0]], axis=1)  # u x z, the anchor's own right
+    if frame == "facing":
+        right_of_u = -right_of_u
+    return {"front": u, "behind": -u, "right": right_of_u, "left": -right_of_u}[name]
 
 
 def _check_size(n_pairs: int, name: str) -> None:

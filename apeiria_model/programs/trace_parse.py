@@ -67,9 +67,10 @@ _FULL_PLANS: list[tuple[str, re.Pattern]] = [
     ("scene", re.compile(r"^Examine all objects$")),
     ("filter_scene", re.compile(rf"^Find all objects of category {_QUOTED}$")),
     ("filter", re.compile(rf"^Keep {_REF} that match {_QUOTED}$")),
-    ("relate", re.compile(rf"^Check which of {_REF} are (?!between )(.+?) {_REF}(, in the anchor's own frame)?$")),
+    ("relate", re.compile(rf"^Check which of {_REF} are (?!between )(.+?) {_REF}(, in the anchor's own frame|, as seen facing the anchor)?$")),
     ("relate_multi", re.compile(rf"^Check which of {_REF} are between {_REF} and {_REF}$")),
-    ("relate_anchor", re.compile(rf"^Find which of {_REF} is (closest to|farthest from) {_REF}$")),
+    ("relate_anchor", re.compile(rf"^Find which of {_REF} is (closest to|farthest from|best .+?) {_REF}"
+                                 r"(, in the anchor's own frame|, as seen facing the anchor)?$")),
     ("union", re.compile(rf"^Combine {_REF} and {_REF}$")),
     ("intersection", re.compile(rf"^Keep the objects in both {_REF} and {_REF}$")),
     ("exclude", re.compile(rf"^Remove {_REF} from {_REF}$")),
@@ -77,6 +78,7 @@ _FULL_PLANS: list[tuple[str, re.Pattern]] = [
     ("count", re.compile(rf"^Count {_REF}$")),
     ("query", re.compile(rf"^Report the ([a-z_]+) of {_REF}$")),
 ]
+_FRAME_OF_PHRASE = {", in the anchor's own frame": ast.FRAME_ANCHOR, ", as seen facing the anchor": ast.FRAME_FACING}
 _COMPACT_CALL = re.compile(r"^([a-z_]+)\((.*)\)$")
 _COMPACT_REF = re.compile(r"^#(\d+)$")
 
@@ -102,13 +104,18 @@ def _parse_full_plan(body: str) -> tuple[str, dict, list] | None:
                 relation = rel.canonical_relation(g[2])
             except ProgramExecutionError:
                 return None
-            frame = ast.FRAME_ANCHOR if g[5] else ast.FRAME_VIEWER
+            frame = _FRAME_OF_PHRASE.get(g[5], ast.FRAME_VIEWER) if g[5] else ast.FRAME_VIEWER
             return "relate", {"relation": relation, "frame": frame}, [_ref_value(g[1]), _ref_value(g[4])]
         if name == "relate_multi":
             return "relate_multi", {"relation": "between"}, [_ref_value(g[1]), _ref_value(g[3]), _ref_value(g[5])]
         if name == "relate_anchor":
-            relation = "closest" if g[2].startswith("closest") else "farthest"
-            return "relate_anchor", {"relation": relation}, [_ref_value(g[1]), _ref_value(g[4])]
+            phrase = g[2]
+            try:
+                relation = rel.canonical_relation(phrase[len("best "):] if phrase.startswith("best ") else phrase)
+            except ProgramExecutionError:
+                return None
+            frame = _FRAME_OF_PHRASE.get(g[5], ast.FRAME_VIEWER) if g[5] else ast.FRAME_VIEWER
+            return "relate_anchor", {"relation": relation, "frame": frame}, [_ref_value(g[1]), _ref_value(g[4])]
         if name in ("union", "intersection"):
             return name, {}, [_ref_value(g[1]), _ref_value(g[3])]
         if name == "exclude":  # "Remove B from A" = exclude(A, B)
@@ -189,8 +196,11 @@ def _parse_compact_plan(body: str) -> tuple[str, dict, list] | None:
         return op, {"relation": rest[0], "frame": frame}, refs
     if op == "relate_multi" and len(rest) <= 1:
         return op, {"relation": rest[0] if rest else "between"}, refs
-    if op == "relate_anchor" and len(rest) == 1:
-        return op, {"relation": rest[0]}, refs
+    if op == "relate_anchor" and len(rest) in (1, 2):
+        frame = rest[1] if len(rest) == 2 else ast.FRAME_VIEWER
+        if frame not in ast.FRAMES:
+            return None
+        return op, {"relation": rest[0], "frame": frame}, refs
     if op in ("union", "intersection", "exclude", "count") and not rest:
         return op, {}, refs
     if op == "superlative" and len(rest) in (1, 2):

@@ -37,6 +37,16 @@ def _kind_rank(args: dict) -> tuple[str, int]:
         return _one_line(args["kind"]), rank
 
 
+_FRAME_PHRASE = {ast.FRAME_ANCHOR: ", in the anchor's own frame", ast.FRAME_FACING: ", as seen facing the anchor"}
+
+
+def pick_phrase(name: str) -> str:
+    """How a relate_anchor relation reads: 'closest to', 'best left of', 'best between'."""
+    if name in rel.ANCHOR_RELATIONS:
+        return rel.RELATION_PHRASE[name]
+    return "best " + rel.RELATION_PHRASE.get(name, name)
+
+
 def plan_line(step: ExecStep, nouns: dict[int, str]) -> str:
     """The full-style plan sentence of one step (without its number)."""
     op, a, refs = step.op, step.args, step.input_steps
@@ -48,14 +58,15 @@ def plan_line(step: ExecStep, nouns: dict[int, str]) -> str:
         return f"Keep {_ref(refs[0], nouns)} that match {_quote(a['concept'])}"
     if op == "relate":
         name = _canon_rel(a["relation"])
-        frame = ", in the anchor's own frame" if a.get("frame") == ast.FRAME_ANCHOR else ""
+        frame = _FRAME_PHRASE.get(a.get("frame"), "")
         return (f"Check which of {_ref(refs[0], nouns)} are {rel.RELATION_PHRASE.get(name, name)} "
                 f"{_ref(refs[1], nouns)}{frame}")
     if op == "relate_multi":
         return f"Check which of {_ref(refs[0], nouns)} are between {_ref(refs[1], nouns)} and {_ref(refs[2], nouns)}"
     if op == "relate_anchor":
         name = _canon_rel(a["relation"])
-        return f"Find which of {_ref(refs[0], nouns)} is {rel.RELATION_PHRASE.get(name, name)} {_ref(refs[1], nouns)}"
+        frame = _FRAME_PHRASE.get(a.get("frame"), "")
+        return f"Find which of {_ref(refs[0], nouns)} is {pick_phrase(name)} {_ref(refs[1], nouns)}{frame}"
     if op == "union":
         return f"Combine {_ref(refs[0], nouns)} and {_ref(refs[1], nouns)}"
     if op == "intersection":
@@ -82,12 +93,13 @@ def compact_plan_line(step: ExecStep) -> str:
     if op == "filter":
         return f"filter({r[0]}, {_compact_concept(a['concept'])})"
     if op == "relate":
-        frame = ", anchor" if a.get("frame") == ast.FRAME_ANCHOR else ""
+        frame = f", {a['frame']}" if a.get("frame") in (ast.FRAME_ANCHOR, ast.FRAME_FACING) else ""
         return f"relate({r[0]}, {r[1]}, {_canon_rel(a['relation'])}{frame})"
     if op == "relate_multi":
         return f"relate_multi({r[0]}, {r[1]}, {r[2]}, {_canon_rel(a['relation'])})"
     if op == "relate_anchor":
-        return f"relate_anchor({r[0]}, {r[1]}, {_canon_rel(a['relation'])})"
+        frame = f", {a['frame']}" if a.get("frame") in (ast.FRAME_ANCHOR, ast.FRAME_FACING) else ""
+        return f"relate_anchor({r[0]}, {r[1]}, {_canon_rel(a['relation'])}{frame})"
     if op in ("union", "intersection", "exclude"):
         return f"{op}({r[0]}, {r[1]})"
     if op == "superlative":
@@ -137,10 +149,15 @@ def _evidence_lines(step: ExecStep, scene: Scene) -> list[str]:
             lines.append(f"{_obj(ev.object_id, scene)} is between {_obj(ev.anchor_ids[0], scene)} and "
                          f"{_obj(ev.anchor_ids[1], scene)} ({_num(ev.value)} m off the line, {ev.note})")
     elif step.op == "relate_anchor":
-        phrase = rel.RELATION_PHRASE.get(_canon_rel(step.args["relation"]), step.args["relation"])
+        name = _canon_rel(step.args["relation"])
+        phrase = pick_phrase(name)
         for ev in step.evidence:
-            lines.append(f"{_obj(ev.object_id, scene)} is {phrase} {_obj(ev.anchor_ids[0], scene)} "
-                         f"(distance {_num(ev.value)} m)")
+            anchors = " and ".join(_obj(a, scene) for a in ev.anchor_ids)
+            if ev.measure == "score":
+                lines.append(f"{_obj(ev.object_id, scene)} is {phrase} {anchors} "
+                             f"(score {_num(ev.value)}, {ev.note})")
+            else:
+                lines.append(f"{_obj(ev.object_id, scene)} is {phrase} {anchors} (distance {_num(ev.value)} m)")
     elif step.op == "superlative":
         for ev in step.evidence:
             lines.append(f"{_obj(ev.object_id, scene)} is the {_kind_rank(step.args)[0]} ({ev.note})")

@@ -135,7 +135,8 @@ def _check_evidence(s: ParsedStep, inputs: list[list[int]], scene: Scene, ex: Ex
         claim = f"step {s.index} claims '{m.group(0)[:-2]}'"
         if subject not in (s.output or []):
             return f"{claim}, but object {subject} is not in its result"
-        if anchor not in inputs[1] or (other is not None and (len(inputs) < 3 or other not in inputs[2])):
+        other_set = inputs[1] if s.op == "relate_anchor" else (inputs[2] if len(inputs) >= 3 else [])
+        if anchor not in inputs[1] or (other is not None and other not in other_set):
             return f"{claim}, but that anchor is not among its anchor objects"
         if not scene.has(subject) or not scene.has(anchor) or (other is not None and not scene.has(other)):
             return f"{claim}, but an object does not exist in the scene"

@@ -12,7 +12,8 @@ JSON shape (a public contract; the ROS GroundingResult message mirrors it)::
      "verified": bool | null,           # every step re-checked against the scene
      "reasoner": "symbolic" | "neural" | "hybrid",
      "latency_ms": float,
-     "message": str}                    # why, for unparsed / error / fallbacks
+     "message": str,                    # why, for unparsed / error / fallbacks
+     "ignored": [str]}                  # cue words nothing in the scene could check
 """
 
 from __future__ import annotations
@@ -68,12 +69,13 @@ class GroundingResult:
     verified: bool | None = None
     latency_ms: float = 0.0
     message: str = ""
+    ignored: list[str] = field(default_factory=list)  # words of the instruction nothing checked
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["latency_ms"] = round(self.latency_ms, 3)
         order = ["instruction", "status", "targets", "answer", "program", "trace", "steps",
-                 "verified", "reasoner", "latency_ms", "message"]
+                 "verified", "reasoner", "latency_ms", "message", "ignored"]
         return {k: d[k] for k in order}
 
     @property

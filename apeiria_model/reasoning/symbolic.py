@@ -17,6 +17,7 @@ import logging
 import math
 from typing import Any
 
+from apeiria_model.language import referring
 from apeiria_model.language.instruction_parser import ParseOutcome, parse_instruction
 from apeiria_model.programs import ast
 from apeiria_model.programs.errors import ProgramExecutionError
@@ -43,12 +44,29 @@ def _target_scores(steps: list[ExecStep], ids: list[int]) -> dict[int, float]:
     return {i: best.get(i, 1.0) for i in ids}
 
 
+# What a grounded description may come back as.
+# sets:   Multi3DRefer-style: a parsed description answers with every object that
+#         satisfies it, or none ("the white mug" when no mug is white is no_match);
+#         only an instruction the grammar cannot parse is read as a referring
+#         expression (best guess, low score). What the robot and the generated /
+#         human sets use.
+# single: ReferIt3D / ScanRefer-style: a singular description names exactly one object,
+#         so several matches or none fall back to the graded reading, and the answer is
+#         empty only when no object of the target class exists. `apeiria eval --real`.
+ANSWER_SETS, ANSWER_SINGLE = "sets", "single"
+ANSWER_MODES = (ANSWER_SETS, ANSWER_SINGLE)
+
+
 class SymbolicReasoner:
     """Reasoner protocol: instruction -> parse_instruction -> Executor -> verified trace."""
 
     name = "symbolic"
 
-    def __init__(self, matcher=None, verify: bool = True, open_relations: bool = True):
+    def __init__(self, matcher=None, verify: bool = True, open_relations: bool = True,
+                 answer_mode: str = ANSWER_SETS):
+        if answer_mode not in ANSWER_MODES:
+            raise ValueError(f"answer_mode must be one of {', '.join(ANSWER_MODES)}, got {answer_mode!r}")
+        self.answer_mode = answer_mode
         if matcher is None:
             from apeiria_model.language.open_vocab import default_matcher
             matcher = default_matcher()
@@ -87,18 +105,67 @@ class SymbolicReasoner:
             notes.append("corrected " + ", ".join(f"'{a}' -> '{b}'" for a, b in parsed.corrections))
         if parsed.ignored:
             notes.append("ignored words: " + " ".join(parsed.ignored))
-        if not parsed.ok:
-            res = fail(STATUS_UNPARSED, "; ".join([f"could not parse the instruction: {parsed.reason}"] + notes),
-                       instruction)
-            return res
+        primary = None
+        if parsed.ok:
+            primary = self._answer(instruction, parsed.program, parsed.program_text, scene, notes,
+                                   parsed.multi, parsed.target_concept)
+            primary.ignored = list(parsed.ignored)
+            if self.answer_mode == ANSWER_SETS or isinstance(parsed.program, (ast.Count, ast.Query)):
+                return primary
+            if primary.status == STATUS_OK and (len(primary.targets) == 1 or parsed.multi):
+                return primary
+        # Not parsed (or, answering single objects: nothing found / several objects for a
+        # description that names one): read it as a real referring expression, graded: the
+        # best candidate, never empty while an object of the target class exists.
+        fallback = self._ground_reading(instruction, scene)
+        if fallback is not None:
+            if not parsed.ok:
+                fallback.message = "; ".join([f"could not parse the instruction: {parsed.reason}", fallback.message])
+            return fallback
+        if primary is not None:
+            return primary
+        return fail(STATUS_UNPARSED, "; ".join([f"could not parse the instruction: {parsed.reason}"] + notes),
+                    instruction)
+
+    def _ground_reading(self, instruction: str, scene: Scene) -> GroundingResult | None:
+        reading = referring.read(instruction, scene.labels())
+        if reading is None:
+            return None
+        notes = [f"read as a referring expression: {referring.describe(reading)}"]
+        program = referring.to_program(reading, use_color=True)
+        ignored = list(reading.unchecked)
+        res = None
+        if reading.color:
+            res = self._answer(instruction, program, str(program), scene, list(notes), reading.multi, None)
+            if res.status != STATUS_OK:
+                res = None
+                ignored.append(reading.color)
+                notes.append(f"no {' / '.join(reading.target.labels)} looks {reading.color} in the scan's "
+                             "estimated colours: colour not used")
+        if res is None:
+            program = referring.to_program(reading, use_color=False)
+            res = self._answer(instruction, program, str(program), scene, notes, reading.multi, None)
+        if ignored:
+            res.message = "; ".join(filter(None, [res.message, "unchecked: " + " ".join(ignored)]))
+        res.ignored = ignored
+        if res.status == STATUS_OK and reading.guess:
+            for t in res.targets:
+                t.score = min(t.score, 1.0 / max(1, sum(o.label in reading.target.labels for o in scene)))
+        return res
+
+    def _answer(self, instruction: str, program, program_text: str, scene: Scene, notes: list[str],
+                multi: bool, target_concept: str | None) -> GroundingResult:
+        """Execute ``program``, render and verify its trace, and fill a GroundingResult."""
+        notes = list(notes)
         try:
-            result = self.executor.execute(parsed.program, scene)
+            result = self.executor.execute(program, scene)
         except ProgramExecutionError as e:
-            res = fail(STATUS_ERROR, f"could not execute {parsed.program_text}: {e}", instruction)
-            res.program = parsed.program_text
+            res = GroundingResult(instruction, STATUS_ERROR, self.name,
+                                  message=f"could not execute {program_text}: {e}")
+            res.program = program_text
             return res
 
-        trace = render_trace(instruction, parsed.program, result, scene, "full")
+        trace = render_trace(instruction, program, result, scene, "full")
         steps = step_reports(result, scene)
         verified = None
         if self.verify:
@@ -110,7 +177,7 @@ class SymbolicReasoner:
             verified = bool(check.all_ok)
             if not verified:
                 notes.append("trace verification failed: " + "; ".join(check.reasons[:3]))
-        res = GroundingResult(instruction, STATUS_OK, self.name, program=parsed.program_text,
+        res = GroundingResult(instruction, STATUS_OK, self.name, program=program_text,
                               trace=trace, steps=steps, verified=verified)
         if isinstance(result.program, ast.Count):
             res.answer = result.value
@@ -131,9 +198,9 @@ class SymbolicReasoner:
             res.targets = [Target.from_object(scene.get(i), scores[i]) for i in ids]
             if not ids:
                 res.status = STATUS_NO_MATCH
-                concept = parsed.target_concept or "object"
+                concept = target_concept or "object"
                 notes.insert(0, f"no {concept} in the scene matches the description")
-            elif len(ids) > 1 and not parsed.multi:
+            elif len(ids) > 1 and not multi:
                 notes.append(f"{len(ids)} objects match; the description does not single one out")
         res.message = "; ".join(notes)
         return res
