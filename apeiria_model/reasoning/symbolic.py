@@ -13,6 +13,7 @@ with a message; a program that runs and finds nothing is "no_match".
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from typing import Any
@@ -145,6 +146,16 @@ class SymbolicReasoner:
         if res is None:
             program = referring.to_program(reading, use_color=False)
             res = self._answer(instruction, program, str(program), scene, notes, reading.multi, None)
+        if res.status == STATUS_NO_MATCH and not reading.guess:
+            # the cue found nothing to pick from (its anchor is the target itself, say):
+            # the target class still exists, so answer with the best guess and say why
+            guess = dataclasses.replace(reading, relation=None, anchors=(), superlative=None, others=(),
+                                        guess=True)
+            notes.append(f"the cue ({referring.describe(reading)}) picked nothing: best guess instead")
+            res = self._answer(instruction, referring.to_program(guess, use_color=False), "", scene, notes,
+                               reading.multi, None)
+            res.program = str(referring.to_program(guess, use_color=False))
+            reading = guess
         if ignored:
             res.message = "; ".join(filter(None, [res.message, "unchecked: " + " ".join(ignored)]))
         res.ignored = ignored
