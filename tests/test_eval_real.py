@@ -58,8 +58,9 @@ SCRIPT = {
 class Scripted:
     name = "scripted"
 
-    def __init__(self, script=SCRIPT):
+    def __init__(self, script=SCRIPT, answer_mode="sets"):
         self.script = script
+        self.answer_mode = answer_mode
         self.calls: list[str] = []
 
     def ground(self, text, scene):
@@ -225,7 +226,13 @@ def test_junk_results_are_errors(real_dir):
 # ------------------------------------------------------------------------ CLI
 @pytest.fixture
 def fake_reasoner(monkeypatch):
-    monkeypatch.setattr(eval_cli, "load_reasoner", lambda name: Scripted())
+    made = []
+
+    def load(name, **kwargs):
+        made.append(Scripted(**kwargs))
+        return made[-1]
+    monkeypatch.setattr(eval_cli, "load_reasoner", load)
+    return made
 
 
 def test_cli_real_writes_json_and_prints_tables(fake_reasoner, real_dir, tmp_path, capsys):
@@ -236,6 +243,7 @@ def test_cli_real_writes_json_and_prints_tables(fake_reasoner, real_dir, tmp_pat
     assert list(d) == ["reasoner", "dataset", "part", "n_scenes", "n_queries", "warmup_calls", "overall",
                        "by_dataset", "latency_ms"]
     assert d["part"] == "all" and d["n_queries"] == 7 and d["n_scenes"] == 3
+    assert fake_reasoner[-1].answer_mode == "single"  # the symbolic reasoner answers one object each
     text = capsys.readouterr().out
     for s in ("apeiria eval --real: scripted", "By dataset", "same-class random", "nr3d", "view_dep",
               "error 1", f"report written to {out}"):
@@ -308,4 +316,5 @@ def test_bench_on_the_fixture(real_dir, monkeypatch):
     monkeypatch.setattr("apeiria_model.reasoning.symbolic.SymbolicReasoner", Symbolic)
     res = bench.run(quick=True)
     assert res["part"] == "dev" and res["per_dataset_cap"] == 100 and res["n_queries"] == 5
+    assert res["answer_mode"] == "single"  # ReferIt3D scoring: one object per expression
     assert res["overall"]["accuracy"] == 0.4 and set(res["by_dataset"]) == {"scanrefer", "nr3d", "sr3d"}

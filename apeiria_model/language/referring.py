@@ -133,8 +133,10 @@ class LabelIndex:
         out, i = [], 0
         keys = [singular(w) for w in words]
         while i < len(words):
-            for n in range(min(self.max_len, len(words) - i), 0, -1):
+            for n in range(min(self.max_len + 1, len(words) - i), 0, -1):
                 labels = self.table.get(tuple(keys[i:i + n]))
+                if not labels and n > 1:  # "bath tub" names "bathtub"
+                    labels = self.table.get((singular("".join(words[i:i + n])),))
                 if labels:
                     out.append(Mention(i, i + n, labels, words[i + n - 1] != keys[i + n - 1]))
                     i += n
@@ -236,6 +238,10 @@ def read(text: str, labels: Iterable[str]) -> Reading | None:
     if not body:
         return None
     target = body[0]
+    for nxt in body[1:]:  # noun-noun compound: "floor lamp", "bathroom stall door" -> the last noun heads it
+        if nxt.start != target.end:
+            break
+        target = nxt
     reading = Reading(target, viewpoint=viewpoint,
                       frame=ast.FRAME_FACING if viewpoint is not None else ast.FRAME_VIEWER)
     reading.multi = target.plural and any(w in _PLURAL_QUANTIFIERS for w in words[max(0, target.start - 3):target.start])
@@ -274,11 +280,7 @@ def _find_relation(reading: Reading, words: list[str], mentions: list[Mention], 
             anchor = _next_mention(mentions, j, words)
             if anchor is None and viewpoint is not None and _refers_back(words, j):
                 anchor = viewpoint
-            if anchor is not None and anchor.labels != reading.target.labels or (
-                    anchor is not None and name in ("closest", "farthest", "between")):
-                reading.relation, reading.anchors = name, (anchor,)
-                return
-            if anchor is not None:  # "the chair next to the other chair": same class is fine
+            if anchor is not None:  # same class is fine: "the chair next to the other chair"
                 reading.relation, reading.anchors = name, (anchor,)
                 return
         i += 1

@@ -113,7 +113,7 @@ class SymbolicReasoner:
             primary.ignored = list(parsed.ignored)
             if self.answer_mode == ANSWER_SETS or isinstance(parsed.program, (ast.Count, ast.Query)):
                 return primary
-            if primary.status == STATUS_OK and (len(primary.targets) == 1 or parsed.multi):
+            if primary.status == STATUS_OK and (len(primary.targets) == 1 or parsed.multi) and not parsed.ignored:
                 return primary
         # Not parsed (or, answering single objects: nothing found / several objects for a
         # description that names one): read it as a real referring expression, graded: the
