@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Iterable
 
 from apeiria_model.language.synonyms import COLLOQUIAL
-from apeiria_model.programs import ast
+from apeiria_model.programs import ast, graded
 from apeiria_model.programs import relations as rel
 from apeiria_model.programs.concepts import COLOR_NORMAL, COLOR_WORDS, MATERIAL_ADJECTIVES
 
@@ -169,14 +169,12 @@ _EXTRA_RELATIONS = {("closest",): "closest", ("nearest",): "closest", ("farthest
                     ("on", "the", "front", "of"): "front"}
 _PHRASES = sorted([(p, r) for p, r in _REL_PHRASES if p not in _WEAK] + list(_EXTRA_RELATIONS.items()),
                   key=lambda kv: -len(kv[0]))
-# graded picks: a definite description wants the best, so "near" is "closest"
-_PICK_NAME = {"near": "closest", "next_to": "closest", "far": "farthest", "under": "below"}
 
 
 def _relation_at(words: list[str], i: int) -> tuple[str, int] | None:
     for phrase, name in _PHRASES:
         if _match_at(words, i, phrase):
-            return _PICK_NAME.get(name, name), i + len(phrase)
+            return graded.SAME_AS.get(name, name), i + len(phrase)  # "near" picks the closest
     return None
 
 

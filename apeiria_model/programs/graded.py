@@ -25,8 +25,8 @@ between    anchors drawn as pairs (a, b) from the anchor set (of different label
 =========  ==========================================================================
 
 An anchor that is the candidate itself never counts. Scores are rounded to 1e-6 and ties
-go to the lower object id, so the pick is deterministic and re-checkable. Anchor frame
-(``frame="anchor"``) with an anchor that has no ``front``: its front is *estimated* as
+go to the lower object id, so the pick is deterministic and re-checkable. Anchor frames
+(``frame="anchor"`` / ``"facing"``) with an anchor that has no ``front``: its front is *estimated* as
 the ground direction from the anchor towards the centre of the room's objects (furniture
 faces into the room, away from its wall), and the step says so.
 """
@@ -42,7 +42,8 @@ from apeiria_model.programs.errors import ProgramExecutionError
 
 # relate_anchor picks one candidate with any of these (closest / farthest included)
 PICK_RELATIONS = rel.BINARY_RELATIONS + rel.MULTI_RELATIONS + rel.ANCHOR_RELATIONS
-_SAME_AS = {"near": "closest", "next_to": "closest", "far": "farthest", "under": "below"}
+# relations whose graded form is another one's ("near" picks the closest)
+SAME_AS = {"near": "closest", "next_to": "closest", "far": "farthest", "under": "below"}
 DIRECTION_DISTANCE_WEIGHT = 0.1
 ABOVE_DROP_WEIGHT = 2.0
 ABOVE_GAP_WEIGHT = 0.1
@@ -91,7 +92,7 @@ def _direction(name: str, geom: rel.SceneGeometry, anch: np.ndarray, frame: str,
 def pair_scores(name: str, geom: rel.SceneGeometry, cand: np.ndarray, anch: np.ndarray,
                 frame: str = "viewer") -> tuple[np.ndarray, list[str]]:
     """(Nc, Na) scores of a binary / anchor relation (self pairs = -inf) and notes."""
-    name = _SAME_AS.get(name, name)
+    name = SAME_AS.get(name, name)
     notes: list[str] = []
     c_c, s_c, c_a, s_a = rel._pair_arrays(geom, cand, anch)
     gap = rel.box_gaps(c_c, s_c, c_a, s_a)

@@ -152,9 +152,8 @@ class SymbolicReasoner:
             guess = dataclasses.replace(reading, relation=None, anchors=(), superlative=None, others=(),
                                         guess=True)
             notes.append(f"the cue ({referring.describe(reading)}) picked nothing: best guess instead")
-            res = self._answer(instruction, referring.to_program(guess, use_color=False), "", scene, notes,
-                               reading.multi, None)
-            res.program = str(referring.to_program(guess, use_color=False))
+            program = referring.to_program(guess, use_color=False)
+            res = self._answer(instruction, program, str(program), scene, notes, reading.multi, None)
             reading = guess
         if ignored:
             res.message = "; ".join(filter(None, [res.message, "unchecked: " + " ".join(ignored)]))
