@@ -65,6 +65,21 @@ def test_reader_ordinals_and_superlatives():
     assert referring.read("the tallest nightstand", labels()).superlative == ("tallest", 1)
 
 
+def test_middle_one_is_the_median_as_seen():
+    row = Scene("row", tuple(o(i, "chair", (x, 0, 0.4)) for i, x in enumerate((2.0, -1.0, 0.4, 3.5, -2.2))),
+                viewpoint=Viewpoint((0.0, -4.0, 1.6), (0.0, 0.0, 1.0)))
+    assert referring.read("of the chairs in a row, select the middle one", row.labels()).superlative == ("middle", 1)
+    res = SINGLE.ground("of the chairs in a row, select the middle one", row)
+    assert res.status == "ok" and res.target_ids == [2] and res.verified is True  # x = 0.4 is the median
+
+
+def test_generic_label_is_not_the_target_when_a_thing_is_named_after_it():
+    sc = Scene("room", bedroom().objects + (o(8, "object", (0, 0, 0.1), (0.2, 0.2, 0.2)),),
+               viewpoint=bedroom().viewpoint)
+    assert referring.read("the object is a desk. it is by the door.", sc.labels()).target.labels == ("desk",)
+    assert referring.read("the object on the floor", sc.labels()).target.labels == ("object",)
+
+
 def test_multi_sentence_description_grounds_the_first_named_object():
     res = SINGLE.ground("this is a black trash can. it is placed next to a brown desk.", bedroom())
     assert res.status == "ok" and res.target_ids == [4] and res.verified is True

@@ -46,6 +46,9 @@ _BETWEEN_HEADS = (("between",), ("in", "between"), ("in", "the", "middle", "of")
                   ("in", "the", "centre", "of"), ("middle", "of"), ("center", "of"))
 GUESS_KIND = "largest"   # nothing singles the target out: the most salient one (calibrated on real train scenes)
 _PLURAL_QUANTIFIERS = frozenset("all both every two three four five".split())
+_MIDDLE_WORDS = frozenset("middle center centre".split())   # "the middle one": superlative middle
+# labels too generic to be the target when the text names something after them ("the object is a door")
+_GENERIC = frozenset("object objects item items thing things".split())
 _SHAPE_WORDS = frozenset("round square rectangular circular oval long wide narrow thin flat curved".split())
 # ScanNet raw labels people name otherwise (spoken name -> label words); small and general
 _SPOKEN = {"night stand": "nightstand", "nightstands": "nightstand", "fridge": "refrigerator",
@@ -203,7 +206,7 @@ def _superlative(words: list[str]) -> tuple[str, int] | None:
         if parsed:
             return parsed
     for w in words:
-        if w.endswith("est") or w.endswith("most"):
+        if w.endswith("est") or w.endswith("most") or w in _MIDDLE_WORDS:
             parsed = rel.parse_superlative_phrase(w)
             if parsed:
                 return parsed
@@ -235,6 +238,8 @@ def read(text: str, labels: Iterable[str]) -> Reading | None:
         body = [viewpoint] if viewpoint is not None else []
     if not body:
         return None
+    if len(body) > 1 and all(label in _GENERIC for label in body[0].labels):
+        body = body[1:]
     target = body[0]
     for nxt in body[1:]:  # noun-noun compound: "floor lamp", "bathroom stall door" -> the last noun heads it
         if nxt.start != target.end:

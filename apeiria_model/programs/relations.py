@@ -159,7 +159,7 @@ _RELATION_LOOKUP = {_norm_phrase(k): v for k, v in RELATION_ALIASES.items()}
 
 # --- superlatives ---------------------------------------------------------------------
 SUPERLATIVE_KINDS = ("largest", "smallest", "tallest", "shortest", "highest", "lowest", "leftmost",
-                     "rightmost", "frontmost", "backmost", "closest", "farthest", "longest")
+                     "rightmost", "frontmost", "backmost", "closest", "farthest", "longest", "middle")
 _SUPERLATIVE_LISTS = {
     "largest": ["largest", "biggest", "big", "large", "huge", "hugest", "greatest", "bulkiest"],
     "smallest": ["smallest", "tiniest", "littlest", "small", "tiny", "little", "least big"],
@@ -180,6 +180,7 @@ _SUPERLATIVE_LISTS = {
     "farthest": ["farthest", "furthest", "farthest from me", "furthest from me", "farthest from the viewer",
                  "most distant", "farthest away", "furthest away"],
     "longest": ["longest", "long", "widest", "wide"],
+    "middle": ["middle", "center", "centre", "central", "centermost", "centremost", "middlemost"],
 }
 SUPERLATIVES: dict[str, str] = {}
 for _canon, _phrases in _SUPERLATIVE_LISTS.items():
@@ -652,6 +653,9 @@ def superlative_keys(kind: str, geom: SceneGeometry, rows: np.ndarray) -> np.nda
         key = d if kind == "closest" else -d
     elif kind == "longest":
         key = -np.max(s[:, :2], axis=1)
+    elif kind == "middle":  # nearest the median of the candidates, left to right as seen
+        lateral = c[:, :2] @ geom.viewer_right
+        key = np.abs(lateral - np.median(lateral))
     else:
         raise UnknownRelationError(f"unknown superlative {kind!r}: known kinds are {', '.join(SUPERLATIVE_KINDS)}")
     return np.round(key, TIE_DECIMALS)
