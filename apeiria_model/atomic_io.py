@@ -18,7 +18,52 @@ from pathlib import Path
 from typing import Any
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+BACKUP_SUFFIX = ".bak"
+
+
+def backup_path(path: str | os.PathLike) -> Path:
+    """Where :func:`write_bytes_atomic` keeps the previous version of ``path``."""
+    path = Path(path)
+    return path.with_name(path.name + BACKUP_SUFFIX)
+
+
+def _keep_previous(path: Path) -> None:
+    """Atomically make ``path.bak`` the current ``path`` (a hard link, renamed over the
+    old backup), so at every instant both a whole ``path`` and a whole backup exist."""
+    if not path.is_file():
+        return
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".bak.tmp")
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        try:
+            os.link(path, tmp)
+        except OSError:  # a file system without hard links: copy
+            import shutil
+
+            shutil.copy2(path, tmp)
+        os.replace(tmp, backup_path(path))
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes, backup: bool = False) -> None:
+    """Replace ``path`` by ``data`` atomically; with ``backup`` the previous file is kept
+    as ``path.bak`` (see :func:`backup_path`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -27,19 +72,37 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if backup:
+            _keep_previous(path)
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
+def write_text_atomic(path: str | os.PathLike, text: str, backup: bool = False) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"), backup=backup)
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = None) -> None:
+def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = None, backup: bool = False) -> None:
     text = json.dumps(obj, indent=indent, ensure_ascii=False)
-    write_text_atomic(path, text + ("\n" if indent is not None else ""))
+    write_text_atomic(path, text + ("\n" if indent is not None else ""), backup=backup)
+
+
+def move_aside(path: str | os.PathLike, tag: str = "corrupt") -> Path:
+    """Rename ``path`` to ``path.<tag>-<UTC time>`` (never over an existing file) and
+    return the new name: a bad file is kept for inspection, never overwritten."""
+    import time
+
+    path = Path(path)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for i in range(1000):
+        target = path.with_name(f"{path.name}.{tag}-{stamp}" + (f"-{i}" if i else ""))
+        if not target.exists():
+            os.replace(path, target)
+            return target
+    raise FileExistsError(errno.EEXIST, "no free name to move the file aside", str(path))
 
 
 class NotARegularFileError(OSError):

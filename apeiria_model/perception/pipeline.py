@@ -253,7 +253,24 @@ class PerceptionPipeline:
         return rep
 
     def scene(self, scene_id: str = "perceived", frame_id: str = "map") -> Scene:
-        return self.map.to_scene(scene_id, frame_id)
+        """The map as a Scene that passes the Scene rules (scene/io.py): an object that
+        would break them (it cannot, from validated frames) is left out, not published."""
+        from apeiria_model.scene.io import SceneValidationError, object_from_dict, validate_scene
+
+        scene = self.map.to_scene(scene_id, frame_id)
+        try:
+            return validate_scene(scene)
+        except SceneValidationError:
+            keep = []
+            for o in scene.objects:
+                try:
+                    object_from_dict({"id": o.id, "label": o.label, "center": o.center, "size": o.size,
+                                      "color": o.color, "attributes": o.attributes, "front": o.front,
+                                      "score": o.score, "features": o.features})
+                except SceneValidationError:
+                    continue
+                keep.append(o)
+            return validate_scene(scene.with_objects(keep))
 
     def reset(self) -> None:
         """Forget everything (a new environment): map, remembered walls, reports."""

@@ -92,6 +92,22 @@ def _string(value: Any, path: str, allow_empty: bool = False) -> str:
     return value
 
 
+_FLOAT_TYPES = (float, np.float64, np.float32)
+
+
+def _features(f: Any, path: str) -> tuple[float, ...]:
+    """The same rule as :func:`_finite_number` per value, vectorised for plain floats
+    (perception's feature vectors: hundreds of numbers per object, every publish)."""
+    if all(type(v) in _FLOAT_TYPES for v in f):
+        arr = np.asarray(f, dtype=np.float64)
+        bad = ~(np.isfinite(arr) & (np.abs(arr) <= MAX_VALUE))
+        if not bad.any():
+            return tuple(arr.tolist())
+        i = int(np.argmax(bad))
+        _finite_number(f[i], f"{path}[{i}]")  # raises with the per-value message
+    return tuple(_finite_number(v, f"{path}[{i}]") for i, v in enumerate(f))
+
+
 def _object_id(value: Any, path: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise SceneValidationError(path, f"must be an integer in [0, 2^31), got {type(value).__name__}")
@@ -147,7 +163,7 @@ def object_from_dict(d: Any, path: str = "object") -> SceneObject:
             raise SceneValidationError(f"{path}.features", "must be a list of numbers")
         if len(f) > MAX_FEATURES:
             raise SceneValidationError(f"{path}.features", f"must have at most {MAX_FEATURES} entries")
-        features = tuple(_finite_number(v, f"{path}.features[{i}]") for i, v in enumerate(f))
+        features = _features(f, f"{path}.features")
     return SceneObject(oid, label, center, size, color, attributes, front, score, features)
 
 
