@@ -99,12 +99,22 @@ class SceneBuilderNode:
         self.pub_markers = node.create_publisher(MarkerArray, cfg["marker_topic"], qos_profile("latched"))
         self.pub_diag = node.create_publisher(DiagnosticArray, cfg["diagnostics_topic"], qos_profile("reliable", 50))
 
-        if self.map_path is not None and self.map_path.is_file():
+        if self.map_path is not None:
+            from apeiria_model.perception.object_map import load_or_recover
+
+            # A map that does not load is moved aside (named in the log) and the backup
+            # tried: the first save can never overwrite the last good map.
             try:
-                self.pipeline.load_map(self.map_path)
+                loaded, notes = load_or_recover(self.map_path)
+            except Exception as e:  # noqa: BLE001 - a broken map must not stop perception: start empty, say so
+                loaded, notes = None, [f"could not reload map {self.map_path}: {type(e).__name__}: {e}"]
+            for note in notes:  # each one logged (not throttled): it names the file moved aside
+                node.get_logger().error(note)
+                self.last_problem = note
+                self._diag(LEVEL_ERROR, note)
+            if loaded is not None:
+                self.pipeline.map = loaded
                 node.get_logger().info(f"reloaded map with {len(self.pipeline.map)} objects from {self.map_path}")
-            except Exception as e:  # a corrupt map must not stop perception: start empty, say so
-                self._problem(LEVEL_ERROR, f"could not reload map {self.map_path}: {type(e).__name__}: {e}")
         self._publish_scene()
 
         sensor_qos = qos_profile(cfg["sensor_qos"], 5)
@@ -282,7 +292,7 @@ class SceneBuilderNode:
             return
         self.map_path.parent.mkdir(parents=True, exist_ok=True)
         with self._map_lock:
-            self.pipeline.save_map(self.map_path)  # temp file + os.replace: never half-written
+            self.pipeline.save_map(self.map_path)  # temp file + os.replace, previous kept as .bak
         self._last_save = time.monotonic()
         self.counters["maps_saved"] += 1
 

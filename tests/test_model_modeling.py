@@ -88,7 +88,8 @@ def test_generate_greedy_is_deterministic_and_sampling_varies(tiny, office_scene
 
 def test_save_load_roundtrip_identical_logits(tiny, office_scene, tmp_path):
     tiny.save_pretrained(tmp_path / "m")
-    assert sorted(f.name for f in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert sorted(f.name for f in (tmp_path / "m").iterdir()) == ["MANIFEST.sha256", "config.json", "model.safetensors",
+                                                                  "tokenizer.json"]
     back = ApeiriaForGrounding.from_pretrained(tmp_path / "m")
     p = tiny.processor.encode_prompt("the chair", office_scene)
     batch = tiny.processor.collate([p])
@@ -103,6 +104,9 @@ def test_from_pretrained_errors(tmp_path, tiny):
         ApeiriaForGrounding.from_pretrained(tmp_path)
     tiny.save_pretrained(tmp_path / "m")
     (tmp_path / "m" / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(CheckpointError, match="does not match its SHA-256"):  # the manifest save_pretrained wrote
+        ApeiriaForGrounding.from_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "MANIFEST.sha256").unlink()
     with pytest.raises(CheckpointError, match="cannot read"):
         ApeiriaForGrounding.from_pretrained(tmp_path / "m")
 

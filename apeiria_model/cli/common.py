@@ -12,10 +12,15 @@ class CliError(Exception):
 
 
 def die(message: str, code: int = 2) -> NoReturn:
-    print(f"apeiria: error: {message}", file=sys.stderr)
+    from apeiria_model.sanitize import clean_text
+
+    print(f"apeiria: error: {clean_text(str(message))}", file=sys.stderr)
     raise SystemExit(code)
 
 
 def print_json(obj: Any, pretty: bool = False) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2 if pretty else None, ensure_ascii=False) + "\n")
+    from apeiria_model.sanitize import clean_surrogates
+
+    # JSON escapes control characters itself; lone surrogates would make the write raise.
+    sys.stdout.write(clean_surrogates(json.dumps(obj, indent=2 if pretty else None, ensure_ascii=False)) + "\n")
     sys.stdout.flush()

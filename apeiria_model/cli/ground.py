@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from apeiria_model.cli.common import die, print_json
+from apeiria_model.sanitize import clean_text
 
 REASONERS = ("symbolic", "neural", "hybrid")
 MAX_QUERY_FILE_BYTES = 50 * 1024 * 1024
@@ -53,11 +53,12 @@ def load_scene_or_die(path: str):
 
 
 def read_queries_or_die(path: str) -> list[str]:
-    p = Path(path)
+    from apeiria_model.atomic_io import FileTooLargeError, read_regular_file
+
     try:
-        if p.stat().st_size > MAX_QUERY_FILE_BYTES:
-            die(f"queries file too large: {path} (over {MAX_QUERY_FILE_BYTES // (1024 * 1024)} MiB)")
-        data = p.read_bytes()
+        data = read_regular_file(path, MAX_QUERY_FILE_BYTES)
+    except FileTooLargeError:
+        die(f"queries file too large: {path} (over {MAX_QUERY_FILE_BYTES // (1024 * 1024)} MiB)")
     except FileNotFoundError:
         die(f"queries file not found: {path}")
     except IsADirectoryError:
@@ -88,7 +89,8 @@ def make_reasoner_or_die(name: str):
 
 
 def render_text(result) -> str:
-    """Readable form: status, program, trace, targets."""
+    """Readable form: status, program, trace, targets (control characters from the
+    instruction or the scene replaced: nothing reaches the terminal raw)."""
     lines = [f"status: {result.status}"]
     if result.program:
         lines.append(f"program: {result.program}")
@@ -110,7 +112,7 @@ def render_text(result) -> str:
         lines.append(f"note: {result.message}")
     verified = {True: "yes", False: "NO", None: "not checked"}[result.verified]
     lines.append(f"verified: {verified}   reasoner: {result.reasoner}   {result.latency_ms:.1f} ms")
-    return "\n".join(lines)
+    return clean_text("\n".join(lines), keep_newlines=True)
 
 
 def run(args) -> int:
@@ -127,7 +129,7 @@ def run(args) -> int:
             print_json(result.to_dict())
         else:
             if len(queries) > 1:
-                print(f"== {q}")
+                print(f"== {clean_text(q)}")
             print(render_text(result))
             if len(queries) > 1:
                 print()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from apeiria_model.cli.common import print_json
+from apeiria_model.sanitize import clean_text
 
 
 def register(subparsers) -> None:
@@ -24,6 +25,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _say(text: str) -> None:
+    """print, with control characters and lone surrogates from the instruction replaced."""
+    print(clean_text(text, keep_newlines=True))
+
+
 def run(args) -> int:
     from apeiria_model.language.instruction_parser import parse_instruction
 
@@ -33,12 +39,12 @@ def run(args) -> int:
         print_json(out.to_dict())
         return 0
     if out.ok:
-        print(out.program_text)
-        print(f"target: {out.target_concept or 'any object'}" + ("  (all matches)" if out.multi else ""))
+        _say(out.program_text)
+        _say(f"target: {out.target_concept or 'any object'}" + ("  (all matches)" if out.multi else ""))
     else:
-        print(f"unparsed: {out.reason}")
+        _say(f"unparsed: {out.reason}")
     if out.corrections:
-        print("corrected: " + ", ".join(f"{a} -> {b}" for a, b in out.corrections))
+        _say("corrected: " + ", ".join(f"{a} -> {b}" for a, b in out.corrections))
     if out.ignored:
-        print("ignored: " + " ".join(out.ignored))
+        _say("ignored: " + " ".join(out.ignored))
     return 0

@@ -8,7 +8,8 @@ typo in a config file is caught instead of silently ignored.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,37 @@ BOX_ENCODINGS = (BOX_FOURIER, BOX_LINEAR)
 
 class ConfigError(ValueError):
     """A model or training config has a missing, unknown or out-of-range key."""
+
+
+# Upper bounds checked before any allocation: a config.json asking for hidden_size
+# 200000 is refused in words instead of trying to allocate 160 GB.
+BACKBONE_LIMITS = {"hidden_size": 16384, "num_layers": 256, "num_heads": 256, "num_kv_heads": 256,
+                   "intermediate_size": 65536, "max_positions": 131072}
+TOP_LIMITS = {"feature_dim": 65536, "box_bands": 64, "object_mlp_hidden": 65536, "pointer_dim": 16384,
+              "vocab_size": 1_048_576, "max_new_tokens": 65536, "box_scale": 1e6}
+
+
+def _check_types(klass, d: dict, prefix: str) -> None:
+    """Each value has its field's type (int, float, bool, str, list): a one-line error
+    naming the key otherwise, never a TypeError from deep inside."""
+    names = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
+             "list": "a list"}
+    for f in fields(klass):
+        if f.name not in d or d[f.name] is None:
+            continue
+        v = d[f.name]
+        default = f.default if f.default is not MISSING else (f.default_factory() if f.default_factory is not MISSING
+                                                                else None)
+        if default is None or is_dataclass(default):
+            continue
+        kind = type(default).__name__
+        ok = {"bool": isinstance(v, bool),
+              "int": isinstance(v, int) and not isinstance(v, bool),
+              "float": isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+              "str": isinstance(v, str),
+              "list": isinstance(v, list)}.get(kind, True)
+        if not ok:
+            raise ConfigError(f"{prefix}{f.name} must be {names.get(kind, kind)}, got {type(v).__name__}")
 
 
 @dataclass
@@ -56,6 +88,8 @@ class BackboneConfig:
         for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size", "max_positions"):
             if int(getattr(self, name)) <= 0:
                 raise ConfigError(f"backbone.{name} must be > 0")
+            if int(getattr(self, name)) > BACKBONE_LIMITS[name]:  # before anything is allocated
+                raise ConfigError(f"backbone.{name} must be at most {BACKBONE_LIMITS[name]}, got {getattr(self, name)}")
         if self.hidden_size % self.num_heads:
             raise ConfigError("backbone.hidden_size must be divisible by backbone.num_heads")
         if self.num_heads % self.num_kv_heads:
@@ -129,6 +163,9 @@ class ApeiriaConfig:
                               f"got {self.constrained_decoding!r}")
         if self.pointer_dim <= 0:
             raise ConfigError("pointer_dim must be > 0")
+        for name, limit in TOP_LIMITS.items():
+            if getattr(self, name) > limit:
+                raise ConfigError(f"{name} must be at most {limit}, got {getattr(self, name)}")
         return self
 
     # --- (de)serialisation ------------------------------------------------------------
@@ -144,6 +181,7 @@ class ApeiriaConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ConfigError(f"unknown model config key(s): {', '.join(unknown)}")
+        _check_types(cls, d, "")
         backbone = _sub(BackboneConfig, d.pop("backbone", {}) or {}, "backbone")
         lora = _sub(LoRASettings, d.pop("lora", {}) or {}, "lora")
         return cls(backbone=backbone, lora=lora, **d).validate()
@@ -167,4 +205,5 @@ def _sub(klass, d: Any, name: str):
     unknown = sorted(set(d) - known)
     if unknown:
         raise ConfigError(f"unknown {name} key(s): {', '.join(unknown)}")
+    _check_types(klass, d, f"{name}.")
     return klass(**d)

@@ -326,15 +326,24 @@ class ApeiriaForGrounding(nn.Module):
         self.config.save(d / CONFIG_FILE)
         save_file(self.trainable_state_dict(), str(d / WEIGHTS_FILE), metadata={"format": "pt"})
         self.tokenizer.save(d)
+        from apeiria_model.weights_integrity import write_manifest
+
+        write_manifest(d)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "ApeiriaForGrounding":
         from safetensors.torch import load_file
 
+        from apeiria_model.weights_integrity import WeightsIntegrityError, check_finite, verify_manifest
+
         d = Path(directory)
         for f in (CONFIG_FILE, WEIGHTS_FILE):
             if not (d / f).is_file():
                 raise CheckpointError(f"{d} is not an apeiria model folder: {f} missing")
+        try:  # before anything is parsed or allocated: the files are the ones shipped
+            verify_manifest(d)
+        except WeightsIntegrityError as e:
+            raise CheckpointError(str(e)) from None
         config = ApeiriaConfig.load(d / CONFIG_FILE)
         tok = BPETokenizer.load(d) if config.backbone.kind == BACKBONE_SMALL else PretrainedTokenizer(
             __import__("transformers").AutoTokenizer.from_pretrained(str(d)))
@@ -343,6 +352,10 @@ class ApeiriaForGrounding(nn.Module):
             state = load_file(str(d / WEIGHTS_FILE))
         except Exception as e:  # safetensors raises its own error types
             raise CheckpointError(f"cannot read {d / WEIGHTS_FILE}: {e}") from e
+        try:
+            check_finite(state, str(d / WEIGHTS_FILE))
+        except WeightsIntegrityError as e:
+            raise CheckpointError(str(e)) from None
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected:
             raise CheckpointError(f"{d / WEIGHTS_FILE} has weights this config does not build: {unexpected[:5]}")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
-from apeiria_model.atomic_io import write_json_atomic
+from apeiria_model.atomic_io import backup_path, move_aside, read_regular_file, write_json_atomic
 from apeiria_model.perception.colors import color_name
 from apeiria_model.perception.frame import RGBDFrame
 from apeiria_model.perception.map_carve import IGNORED, contradicted, owner_image
@@ -36,6 +36,7 @@ from apeiria_model.scene.geometry import pairwise_iou
 from apeiria_model.scene.model import Scene, SceneObject
 
 MAP_FORMAT_VERSION = 1
+MAX_MAP_FILE_BYTES = 1024 * 1024 * 1024  # a map file is refused above 1 GiB
 _OFF = 1 << 20  # voxel index offset so keys pack into one non-negative int64
 
 
@@ -856,9 +857,10 @@ class ObjectMap:
             } for o in sorted(self.objects.values(), key=lambda o: o.id)],
         }
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Atomic write (temp file + rename): a crash never leaves half a map."""
-        write_json_atomic(path, self.to_dict())
+    def save(self, path: str | os.PathLike, backup: bool = True) -> None:
+        """Atomic write (temp file + rename): a crash, even kill -9, never leaves half a
+        map; the previous file is kept as ``<path>.bak`` (``backup``)."""
+        write_json_atomic(path, self.to_dict(), backup=backup)
 
     @classmethod
     def from_dict(cls, doc: Any) -> "ObjectMap":
@@ -920,7 +922,39 @@ class ObjectMap:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ObjectMap":
         try:
-            doc = json.loads(Path(path).read_bytes())
+            doc = json.loads(read_regular_file(path, MAX_MAP_FILE_BYTES))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise MapFormatError(f"not valid JSON: {e}") from None
+        except RecursionError:
+            raise MapFormatError("not valid JSON: nested too deeply") from None
+        except ValueError as e:  # an integer of more than 4300 digits
+            raise MapFormatError(f"not valid JSON: {str(e).split(';')[0]}") from None
         return cls.from_dict(doc)
+
+
+def load_or_recover(path: str | os.PathLike) -> tuple[ObjectMap | None, list[str]]:
+    """The map saved at ``path``, never losing the last good one.
+
+    Returns (map or None, what happened, one line each). A file that does not load is
+    moved aside to ``<path>.corrupt-<time>`` (named in the messages, never overwritten
+    by the next save) and the backup ``<path>.bak`` is tried; None when neither loads
+    (or neither exists): start with an empty map.
+    """
+    path = Path(path)
+    notes: list[str] = []
+    for candidate in (path, backup_path(path)):
+        if not candidate.exists():
+            continue
+        try:
+            m = ObjectMap.load(candidate)
+        except (MapFormatError, OSError) as e:
+            if candidate.is_file():
+                aside = move_aside(candidate)
+                notes.append(f"map {candidate} does not load ({e}); moved aside to {aside}")
+            else:
+                notes.append(f"map {candidate} cannot be used: {e}")
+            continue
+        if candidate != path:
+            notes.append(f"reloaded the backup {candidate} ({len(m)} objects)")
+        return m, notes
+    return None, notes

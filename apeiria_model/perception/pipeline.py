@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 from apeiria_model.perception.frame import RGBDFrame
 from apeiria_model.perception.object_map import MapConfig, ObjectMap
-from apeiria_model.perception.projection import DEFAULT_MAX_DEPTH, DEFAULT_MIN_DEPTH, FrameError, validate_frame
+from apeiria_model.perception.projection import (DEFAULT_MAX_DEPTH, DEFAULT_MIN_DEPTH, DEFAULT_WORKSPACE, FrameError,
+                                                 validate_frame)
 from apeiria_model.perception.segment import Segmenter
 from apeiria_model.perception.segmenters.geometric import GeometricConfig, GeometricSegmenter
 from apeiria_model.scene.model import Scene
@@ -52,6 +53,8 @@ class PerceptionConfig:
     segmenter: str = "geometric"
     min_depth: float = DEFAULT_MIN_DEPTH
     max_depth: float = DEFAULT_MAX_DEPTH
+    # camera positions beyond +-workspace m (any axis) are a broken pose: frame refused
+    workspace: float = DEFAULT_WORKSPACE
     geometric: GeometricConfig = field(default_factory=GeometricConfig)
     learned: LearnedConfig = field(default_factory=LearnedConfig)
     map: MapConfig = field(default_factory=MapConfig)
@@ -155,6 +158,8 @@ def _build(cls, doc: Any, prefix: str):
             raise ConfigError(f"segmenter must be one of {SEGMENTERS}, got {obj.segmenter!r}")
         if not (0 <= obj.min_depth < obj.max_depth):
             raise ConfigError(f"need 0 <= min_depth < max_depth, got {obj.min_depth}, {obj.max_depth}")
+        if not (0 < obj.workspace <= 50_000):  # poses beyond it + max_depth must stay valid Scene coordinates
+            raise ConfigError(f"workspace must be in (0, 50000] m, got {obj.workspace!r}")
     for key, ok, rule in _LIMITS.get(cls, ()):
         value = getattr(obj, key)
         if not ok(value):  # every rule is a comparison, so NaN fails it
@@ -201,6 +206,7 @@ class PerceptionPipeline:
         self.segmenter = segmenter if segmenter is not None else build_segmenter(self.config)
         self.map = ObjectMap(self.config.map)
         self.frames = 0
+        self.frames_rejected = 0  # frames validate_frame refused (bad pose, intrinsics, images)
         # The last REPORT_HISTORY frames only: a node runs for hours at 15 Hz.
         self.reports: collections.deque[FrameReport] = collections.deque(maxlen=REPORT_HISTORY)
 
@@ -214,8 +220,9 @@ class PerceptionPipeline:
         rep = FrameReport(frame_index=self.frames, ok=False)
         t0 = time.perf_counter()
         try:
-            f = validate_frame(frame, self.config.min_depth, self.config.max_depth)
-        except FrameError as e:
+            f = validate_frame(frame, self.config.min_depth, self.config.max_depth, self.config.workspace)
+        except FrameError as e:  # the map is never touched by a rejected frame
+            self.frames_rejected += 1
             rep.error = str(e)
             rep.objects = len(self.map)
             rep.timings_ms["total"] = (time.perf_counter() - t0) * 1e3
@@ -246,7 +253,24 @@ class PerceptionPipeline:
         return rep
 
     def scene(self, scene_id: str = "perceived", frame_id: str = "map") -> Scene:
-        return self.map.to_scene(scene_id, frame_id)
+        """The map as a Scene that passes the Scene rules (scene/io.py): an object that
+        would break them (it cannot, from validated frames) is left out, not published."""
+        from apeiria_model.scene.io import SceneValidationError, object_from_dict, validate_scene
+
+        scene = self.map.to_scene(scene_id, frame_id)
+        try:
+            return validate_scene(scene)
+        except SceneValidationError:
+            keep = []
+            for o in scene.objects:
+                try:
+                    object_from_dict({"id": o.id, "label": o.label, "center": o.center, "size": o.size,
+                                      "color": o.color, "attributes": o.attributes, "front": o.front,
+                                      "score": o.score, "features": o.features})
+                except SceneValidationError:
+                    continue
+                keep.append(o)
+            return validate_scene(scene.with_objects(keep))
 
     def reset(self) -> None:
         """Forget everything (a new environment): map, remembered walls, reports."""
@@ -255,6 +279,7 @@ class PerceptionPipeline:
         if hasattr(base, "reset"):
             base.reset()
         self.frames = 0
+        self.frames_rejected = 0
         self.reports.clear()
 
     def save_map(self, path: str | Path) -> None:

@@ -17,6 +17,16 @@ from apeiria_model.perception.frame import CameraIntrinsics, RGBDFrame
 DEFAULT_MIN_DEPTH = 0.1
 DEFAULT_MAX_DEPTH = 10.0
 MAX_IMAGE_PIXELS = 4096 * 4096  # refuse absurd images before allocating point clouds
+# The camera must be inside this box (metres, |x|, |y|, |z| in the map frame): a
+# translation of 1e30 is a broken pose, and boxes that far out collapse to size 0 in
+# float arithmetic. Well inside the Scene JSON coordinate bound (scene/io.py MAX_COORD).
+DEFAULT_WORKSPACE = 1000.0
+# Plausible pinhole focal lengths, relative to the image's larger side: a field of view
+# between ~0.06 and ~179.4 degrees. 1e-30 or 1e30 pixels is no camera.
+MIN_FOCAL_PER_SIDE = 1.0 / 200.0
+MAX_FOCAL_PER_SIDE = 1000.0
+# Tolerance of the rotation checks (orthonormality, det = +1).
+ROTATION_TOLERANCE = 1e-3
 
 
 class FrameError(ValueError):
@@ -51,10 +61,21 @@ def check_intrinsics(intr: CameraIntrinsics) -> None:
         raise FrameError(f"intrinsics focal lengths must be > 0, got fx={intr.fx} fy={intr.fy}")
     if intr.width <= 0 or intr.height <= 0:
         raise FrameError(f"intrinsics size must be positive, got {intr.width}x{intr.height}")
+    side = float(max(intr.width, intr.height))
+    for name in ("fx", "fy"):
+        v = float(getattr(intr, name))
+        if not MIN_FOCAL_PER_SIDE * side <= v <= MAX_FOCAL_PER_SIDE * side:
+            raise FrameError(f"intrinsics.{name} = {v:g} is not a plausible focal length for a "
+                             f"{intr.width}x{intr.height} image (expected {MIN_FOCAL_PER_SIDE * side:g} .. "
+                             f"{MAX_FOCAL_PER_SIDE * side:g} pixels)")
+    if not (-intr.width <= intr.cx <= 2 * intr.width and -intr.height <= intr.cy <= 2 * intr.height):
+        raise FrameError(f"intrinsics principal point ({intr.cx:g}, {intr.cy:g}) is far outside the "
+                         f"{intr.width}x{intr.height} image")
 
 
-def check_pose(pose: object, name: str = "camera_to_world") -> np.ndarray:
-    """A finite 4x4 rigid transform (rotation part orthonormal within 1e-3)."""
+def check_pose(pose: object, name: str = "camera_to_world", workspace: float | None = None) -> np.ndarray:
+    """A finite 4x4 rigid transform: rotation part orthonormal with det +1 (a proper
+    rotation, not a reflection) within 1e-3, translation within +-``workspace`` m."""
     try:
         m = np.asarray(pose, dtype=np.float64)
     except (TypeError, ValueError):
@@ -64,18 +85,24 @@ def check_pose(pose: object, name: str = "camera_to_world") -> np.ndarray:
     if not np.all(np.isfinite(m)):
         raise FrameError(f"{name} contains NaN or inf")
     r = m[:3, :3]
-    if not np.allclose(r @ r.T, np.eye(3), atol=1e-3) or not np.allclose(m[3], [0, 0, 0, 1], atol=1e-6):
+    if not np.allclose(r @ r.T, np.eye(3), atol=ROTATION_TOLERANCE) or not np.allclose(m[3], [0, 0, 0, 1], atol=1e-6):
         raise FrameError(f"{name} is not a rigid transform (rotation not orthonormal or bad last row)")
+    if abs(np.linalg.det(r) - 1.0) > ROTATION_TOLERANCE:
+        raise FrameError(f"{name} is not a proper rotation (det {np.linalg.det(r):+.3f}, a reflection)")
+    if workspace is not None and float(np.max(np.abs(m[:3, 3]))) > workspace:
+        raise FrameError(f"{name} translation {np.array2string(m[:3, 3], precision=3)} is outside the "
+                         f"workspace (+-{workspace:g} m)")
     return m
 
 
 def validate_frame(frame: RGBDFrame, min_depth: float = DEFAULT_MIN_DEPTH,
-                   max_depth: float = DEFAULT_MAX_DEPTH) -> RGBDFrame:
+                   max_depth: float = DEFAULT_MAX_DEPTH, workspace: float = DEFAULT_WORKSPACE) -> RGBDFrame:
     """Check a frame and return a normalised copy (float32 metres depth, float64 pose).
 
     Raises :class:`FrameError` naming the problem: wrong types/dtypes, colour and depth
-    sizes that differ from each other or from the intrinsics, a non-finite pose, or a
-    depth image with no usable reading at all.
+    sizes that differ from each other or from the intrinsics, implausible intrinsics, a
+    pose that is not finite, not a proper rotation (a reflection) or outside the
+    workspace, or a depth image with no usable reading at all.
     """
     if not isinstance(frame, RGBDFrame):
         raise FrameError(f"expected an RGBDFrame, got {type(frame).__name__}")
@@ -101,7 +128,7 @@ def validate_frame(frame: RGBDFrame, min_depth: float = DEFAULT_MIN_DEPTH,
     if (frame.intrinsics.width, frame.intrinsics.height) != (w, h):
         raise FrameError(f"image size {w}x{h} differs from intrinsics "
                          f"{frame.intrinsics.width}x{frame.intrinsics.height}")
-    pose = check_pose(frame.camera_to_world)
+    pose = check_pose(frame.camera_to_world, workspace=workspace)
     depth = depth_to_metres(frame.depth)
     valid = (depth >= min_depth) & (depth <= max_depth)
     if not valid.any():

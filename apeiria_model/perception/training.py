@@ -301,6 +301,9 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, data: SegmentSet
         report["val_accuracy_objects"] = _accuracy(model, va, skip_class=0)
         report["val_confusions"] = _top_confusions(model, va, classes)
     (out_dir / "segment_classifier.json").write_text(json.dumps(report, indent=1))
+    from apeiria_model.weights_integrity import write_manifest
+
+    write_manifest(out_dir, ["segment_classifier.json", weights_path.name, onnx_path.name])  # checked at load
     return report
 
 

@@ -7,6 +7,8 @@ Import only from tests (hypothesis is a test dependency):
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import strategies as st
 
 from apeiria_model.programs import ast
@@ -95,6 +97,8 @@ def scenes(draw, min_objects: int = 0, max_objects: int = 12) -> Scene:
     n = draw(st.integers(min_value=min_objects, max_value=max_objects))
     ids = draw(st.lists(st.integers(min_value=0, max_value=999), min_size=n, max_size=n, unique=True))
     objs = tuple(draw(scene_objects(i)) for i in ids)
+    # a viewpoint looking straight down (same x, y) is not a valid scene (Scene JSON rules)
     viewpoint = draw(st.one_of(st.none(), st.builds(
-        Viewpoint, st.tuples(_coord, _coord, st.just(1.6)), st.tuples(_coord, _coord, st.just(1.0)))))
+        Viewpoint, st.tuples(_coord, _coord, st.just(1.6)), st.tuples(_coord, _coord, st.just(1.0))).filter(
+            lambda v: math.dist(v.position[:2], v.look_at[:2]) >= 1e-6)))
     return Scene("random", objs, viewpoint=viewpoint)

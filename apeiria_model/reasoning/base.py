@@ -7,6 +7,7 @@ import time
 from typing import Any, Callable, Protocol, runtime_checkable
 
 from apeiria_model.reasoning.result import STATUS_ERROR, STATUS_NO_MATCH, GroundingResult
+from apeiria_model.scene.io import SceneValidationError, validate_scene
 from apeiria_model.scene.model import Scene
 
 # Instructions longer than this are refused with status "error" before any work:
@@ -28,7 +29,8 @@ def reject_bad_request(reasoner: str, instruction: Any, scene: Any) -> Grounding
     """The checks every reasoner makes before doing any work.
 
     Returns the error / no-match result for an unusable request (not a string, invalid
-    UTF-8, empty, over-long, no Scene, no objects), or None when the request is usable.
+    UTF-8, empty, over-long, no Scene, a Scene that breaks the scene rules, no objects),
+    or None when the request is usable.
     """
     def fail(status: str, message: str, text: str = "") -> GroundingResult:
         return GroundingResult(text, status, reasoner, message=message)
@@ -47,6 +49,10 @@ def reject_bad_request(reasoner: str, instruction: Any, scene: Any) -> Grounding
                                   f"(at most {MAX_INSTRUCTION_CHARS})", instruction[:200] + "...")
     if not isinstance(scene, Scene):
         return fail(STATUS_ERROR, f"scene must be a Scene, got {type(scene).__name__}", instruction)
+    try:  # the rules every way in shares (a Scene built in Python included); cached per scene
+        validate_scene(scene)
+    except SceneValidationError as e:
+        return fail(STATUS_ERROR, f"invalid scene: {e}", instruction)
     if len(scene) == 0:
         return fail(STATUS_NO_MATCH, "the scene has no objects", instruction)
     return None

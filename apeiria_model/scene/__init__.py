@@ -9,11 +9,12 @@ from apeiria_model.scene.io import (
     save_scene,
     scene_from_dict,
     scene_to_dict,
+    validate_scene,
 )
 from apeiria_model.scene.model import Scene, SceneObject, Viewpoint
 
 __all__ = [
     "Scene", "SceneObject", "Viewpoint", "SceneValidationError", "load_scene", "loads_scene",
     "save_scene", "scene_from_dict", "scene_to_dict", "object_to_dict", "box_iou", "pairwise_iou",
-    "box_gap", "ground_overlap_area",
+    "box_gap", "ground_overlap_area", "validate_scene",
 ]

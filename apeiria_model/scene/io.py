@@ -10,16 +10,32 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
-from pathlib import Path
 from typing import Any
 
-from apeiria_model.atomic_io import write_json_atomic
+import numpy as np
+
+from apeiria_model.atomic_io import read_regular_file, write_json_atomic
+from apeiria_model.sanitize import clean_text
 from apeiria_model.scene.model import Scene, SceneObject, Viewpoint
 
 SCENE_FORMAT_VERSION = 1
 MAX_OBJECTS = 100_000
 MAX_LABEL_CHARS = 256
+MAX_ATTRIBUTES = 64
+MAX_FEATURES = 4096
+# Object ids fit a signed 32-bit integer (numpy, ROS int64 and JSON all hold them exactly).
+MAX_ID = 2**31
+# Geometry in metres: a room, a building, a campus fit; 1e30 (a broken pose) does not,
+# and far from the origin float rounding would collapse a box to size 0.
+MAX_COORD = 1e5
+# Sizes below 1 micrometre would round to 0 in the saved file (6 decimals).
+MIN_SIZE = 1e-6
+# Bound for the other numbers (score, features): finite and at most this in magnitude.
+MAX_VALUE = 1e9
+# Scene files larger than this are refused before they are read.
+MAX_SCENE_FILE_BYTES = 256 * 1024 * 1024
 
 
 class SceneValidationError(ValueError):
@@ -31,12 +47,21 @@ class SceneValidationError(ValueError):
         super().__init__(f"{path} {problem}" if path else problem)
 
 
-def _finite_number(value: Any, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+def _finite_number(value: Any, path: str, limit: float = MAX_VALUE) -> float:
+    """A real number within +-limit, as a float (ints checked before conversion, so a
+    400-digit integer is an error, not an OverflowError)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise SceneValidationError(path, f"must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
+    if isinstance(value, numbers.Integral):
+        if abs(int(value)) > limit:
+            raise SceneValidationError(path, f"must be a number in [-{limit:g}, {limit:g}]")
+        return float(value)
+    x = float(value)
+    if not math.isfinite(x):
         raise SceneValidationError(path, "must be finite")
-    return float(value)
+    if abs(x) > limit:
+        raise SceneValidationError(path, f"must be a number in [-{limit:g}, {limit:g}]")
+    return x
 
 
 def _vec3(value: Any, path: str, positive: bool = False) -> tuple[float, float, float]:
@@ -46,21 +71,61 @@ def _vec3(value: Any, path: str, positive: bool = False) -> tuple[float, float, 
         raise SceneValidationError(path, f"must have 3 elements, got {len(value)}")
     out = []
     for i, v in enumerate(value):
-        x = _finite_number(v, f"{path}[{i}]")
+        x = _finite_number(v, f"{path}[{i}]", MAX_COORD)
         if positive and x <= 0:
             raise SceneValidationError(f"{path}[{i}]", "must be > 0")
+        if positive and x < MIN_SIZE:
+            raise SceneValidationError(f"{path}[{i}]", f"must be >= {MIN_SIZE:g}")
         out.append(x)
     return (out[0], out[1], out[2])
 
 
 def _string(value: Any, path: str, allow_empty: bool = False) -> str:
+    """A bounded string, stripped, with control characters and lone surrogates replaced."""
     if not isinstance(value, str):
         raise SceneValidationError(path, f"must be a string, got {type(value).__name__}")
-    if not allow_empty and not value.strip():
-        raise SceneValidationError(path, "must not be empty")
     if len(value) > MAX_LABEL_CHARS:
         raise SceneValidationError(path, f"must be at most {MAX_LABEL_CHARS} characters")
-    return value.strip()
+    value = clean_text(value).strip()
+    if not allow_empty and not value:
+        raise SceneValidationError(path, "must not be empty")
+    return value
+
+
+_FLOAT_TYPES = (float, np.float64, np.float32)
+
+
+def _features(f: Any, path: str) -> tuple[float, ...]:
+    """The same rule as :func:`_finite_number` per value, vectorised for plain floats
+    (perception's feature vectors: hundreds of numbers per object, every publish)."""
+    if all(type(v) in _FLOAT_TYPES for v in f):
+        arr = np.asarray(f, dtype=np.float64)
+        bad = ~(np.isfinite(arr) & (np.abs(arr) <= MAX_VALUE))
+        if not bad.any():
+            return tuple(arr.tolist())
+        i = int(np.argmax(bad))
+        _finite_number(f[i], f"{path}[{i}]")  # raises with the per-value message
+    return tuple(_finite_number(v, f"{path}[{i}]") for i, v in enumerate(f))
+
+
+def _object_id(value: Any, path: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise SceneValidationError(path, f"must be an integer in [0, 2^31), got {type(value).__name__}")
+    if not 0 <= int(value) < MAX_ID:
+        raise SceneValidationError(path, "must be an integer in [0, 2^31)")
+    return int(value)
+
+
+# Every number field is bounded far below this, so an integer literal too long to
+# convert (Python refuses over 4300 digits) can stand in as this one and still be
+# refused by the field's own rule, with the field's name.
+_HUGE = 10**40
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > 40:
+        return -_HUGE if text.startswith("-") else _HUGE
+    return int(text)
 
 
 def object_from_dict(d: Any, path: str = "object") -> SceneObject:
@@ -69,11 +134,7 @@ def object_from_dict(d: Any, path: str = "object") -> SceneObject:
     for key in ("id", "label", "center", "size"):
         if key not in d:
             raise SceneValidationError(f"{path}.{key}", "is required")
-    oid = d["id"]
-    if isinstance(oid, bool) or not isinstance(oid, int):
-        raise SceneValidationError(f"{path}.id", f"must be an integer, got {type(oid).__name__}")
-    if oid < 0:
-        raise SceneValidationError(f"{path}.id", "must be >= 0")
+    oid = _object_id(d["id"], f"{path}.id")
     label = _string(d["label"], f"{path}.label")
     center = _vec3(d["center"], f"{path}.center")
     size = _vec3(d["size"], f"{path}.size", positive=True)
@@ -82,13 +143,15 @@ def object_from_dict(d: Any, path: str = "object") -> SceneObject:
         color = _string(d["color"], f"{path}.color")
     attributes: tuple[str, ...] = ()
     if d.get("attributes") is not None:
-        if not isinstance(d["attributes"], list):
+        if not isinstance(d["attributes"], (list, tuple)):
             raise SceneValidationError(f"{path}.attributes", "must be a list of strings")
+        if len(d["attributes"]) > MAX_ATTRIBUTES:
+            raise SceneValidationError(f"{path}.attributes", f"must have at most {MAX_ATTRIBUTES} entries")
         attributes = tuple(_string(a, f"{path}.attributes[{i}]") for i, a in enumerate(d["attributes"]))
     front = None
     if d.get("front") is not None:
         front = _vec3(d["front"], f"{path}.front")
-        if math.hypot(*front) < 1e-9:
+        if math.hypot(*front) < 1e-6:  # smaller would round to (0, 0, 0) in the saved file
             raise SceneValidationError(f"{path}.front", "must not be the zero vector")
     score = None
     if d.get("score") is not None:
@@ -96,14 +159,21 @@ def object_from_dict(d: Any, path: str = "object") -> SceneObject:
     features = None
     if d.get("features") is not None:
         f = d["features"]
-        if not isinstance(f, list):
+        if not isinstance(f, (list, tuple)):
             raise SceneValidationError(f"{path}.features", "must be a list of numbers")
-        features = tuple(_finite_number(v, f"{path}.features[{i}]") for i, v in enumerate(f))
+        if len(f) > MAX_FEATURES:
+            raise SceneValidationError(f"{path}.features", f"must have at most {MAX_FEATURES} entries")
+        features = _features(f, f"{path}.features")
     return SceneObject(oid, label, center, size, color, attributes, front, score, features)
 
 
 def scene_from_dict(doc: Any) -> Scene:
-    """Validate a decoded Scene JSON v1 document and build a :class:`Scene`."""
+    """Validate a decoded Scene JSON v1 document and build a :class:`Scene`.
+
+    The one validator for scenes, whatever the way in: JSON files, SceneMap messages
+    (apeiria_ros.conversions.scene), Scenes built in Python (:func:`validate_scene`)
+    and perception's map all pass through here, so the rules and messages are the same.
+    """
     if not isinstance(doc, dict):
         raise SceneValidationError("", f"scene must be a JSON object, got {type(doc).__name__}")
     if "scene_id" not in doc:
@@ -128,7 +198,7 @@ def scene_from_dict(doc: Any) -> Scene:
     if "objects" not in doc:
         raise SceneValidationError("objects", "is required")
     raw = doc["objects"]
-    if not isinstance(raw, list):
+    if not isinstance(raw, (list, tuple)):
         raise SceneValidationError("objects", f"must be a list, got {type(raw).__name__}")
     if len(raw) > MAX_OBJECTS:
         raise SceneValidationError("objects", f"must have at most {MAX_OBJECTS} entries")
@@ -140,7 +210,37 @@ def scene_from_dict(doc: Any) -> Scene:
             raise SceneValidationError(f"objects[{i}].id", f"duplicates objects[{seen[obj.id]}].id ({obj.id})")
         seen[obj.id] = i
         objects.append(obj)
-    return Scene(scene_id, tuple(objects), frame_id, viewpoint)
+    scene = Scene(scene_id, tuple(objects), frame_id, viewpoint)
+    object.__setattr__(scene, "_validated", True)
+    return scene
+
+
+def _raw_object(o: SceneObject) -> dict[str, Any]:
+    return {"id": o.id, "label": o.label, "center": o.center, "size": o.size, "color": o.color,
+            "attributes": o.attributes, "front": o.front, "score": o.score, "features": o.features}
+
+
+def validate_scene(scene: Any) -> Scene:
+    """Check a :class:`Scene` built in Python by the rules of :func:`scene_from_dict`.
+
+    Returns the scene (with strings cleaned if they needed it) or raises
+    :class:`SceneValidationError` naming the field. A scene that passed once is
+    remembered, so calling this per query costs nothing after the first time.
+    """
+    if not isinstance(scene, Scene):
+        raise SceneValidationError("", f"scene must be a Scene, got {type(scene).__name__}")
+    if getattr(scene, "_validated", False):
+        return scene
+    doc: dict[str, Any] = {"scene_id": scene.scene_id, "frame_id": scene.frame_id,
+                           "objects": [_raw_object(o) if isinstance(o, SceneObject) else o for o in scene.objects]}
+    if scene.viewpoint is not None:
+        vp = scene.viewpoint
+        doc["viewpoint"] = {"position": getattr(vp, "position", None), "look_at": getattr(vp, "look_at", None)}
+    checked = scene_from_dict(doc)
+    if checked == scene:
+        object.__setattr__(scene, "_validated", True)
+        return scene
+    return checked
 
 
 def object_to_dict(o: SceneObject, with_features: bool = False) -> dict[str, Any]:
@@ -173,17 +273,20 @@ def scene_to_dict(scene: Scene, with_features: bool = False) -> dict[str, Any]:
 
 def loads_scene(text: str | bytes) -> Scene:
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_parse_int)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise SceneValidationError("", f"not valid JSON: {e}") from None
     except RecursionError:
         raise SceneValidationError("", "not valid JSON: nested too deeply") from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise SceneValidationError("", f"not valid JSON: {str(e).split(';')[0]}") from None
     return scene_from_dict(doc)
 
 
-def load_scene(path: str | os.PathLike) -> Scene:
-    """Read and validate a Scene JSON v1 file."""
-    data = Path(path).read_bytes()
+def load_scene(path: str | os.PathLike, max_bytes: int = MAX_SCENE_FILE_BYTES) -> Scene:
+    """Read and validate a Scene JSON v1 file (a regular file of at most ``max_bytes``;
+    a FIFO or device is refused with ``OSError`` without blocking)."""
+    data = read_regular_file(path, max_bytes)
     try:
         return loads_scene(data)
     except SceneValidationError as e:
@@ -191,5 +294,9 @@ def load_scene(path: str | os.PathLike) -> Scene:
 
 
 def save_scene(scene: Scene, path: str | os.PathLike, with_features: bool = False) -> None:
-    """Write atomically (temp file + rename) so a crash never leaves half a file."""
+    """Write atomically (temp file + rename) so a crash never leaves half a file.
+
+    The scene is validated first: a file this writes always loads again.
+    """
+    scene = validate_scene(scene)
     write_json_atomic(path, scene_to_dict(scene, with_features), indent=1)

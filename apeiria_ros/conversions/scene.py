@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import math
-
-from apeiria_model.scene.model import Scene, SceneObject, Viewpoint
+from apeiria_model.scene.io import SceneValidationError, object_from_dict, scene_from_dict
+from apeiria_model.scene.model import Scene, SceneObject
 
 SCORE_UNKNOWN = -1.0
 
 
-class SceneMessageError(ValueError):
-    """A SceneMap whose content breaks the Scene contract (NaN centre, size <= 0...)."""
+class SceneMessageError(SceneValidationError):
+    """A SceneMap whose content breaks the Scene contract (NaN centre, size <= 0...).
+
+    The rules and messages are the Scene JSON validator's (apeiria_model.scene.io):
+    a message field is named by its Scene JSON name, e.g. ``objects[2].size[1] must be > 0``.
+    """
 
 
 def object_to_msg(o: SceneObject):
@@ -34,22 +37,22 @@ def object_to_msg(o: SceneObject):
     return m
 
 
+def _object_doc(m) -> dict:
+    """A DetectedObject as the Scene JSON object the shared validator checks."""
+    c, z = m.bbox.center.position, m.bbox.size
+    return {"id": m.id, "label": m.label, "center": [c.x, c.y, c.z], "size": [z.x, z.y, z.z],
+            "color": m.color or None, "attributes": list(m.attributes),
+            "front": [m.front.x, m.front.y, m.front.z] if m.has_front else None,
+            # SCORE_UNKNOWN (any negative score) means no confidence; NaN is refused
+            "score": None if m.score < 0 else m.score,
+            "features": [float(v) for v in m.features] if len(m.features) else None}
+
+
 def msg_to_object(m, path: str = "object") -> SceneObject:
-    c = (m.bbox.center.position.x, m.bbox.center.position.y, m.bbox.center.position.z)
-    s = (m.bbox.size.x, m.bbox.size.y, m.bbox.size.z)
-    if not all(math.isfinite(v) for v in c + s):
-        raise SceneMessageError(f"{path}.bbox has a non-finite value")
-    if min(s) <= 0:
-        raise SceneMessageError(f"{path}.bbox.size must be > 0, got {list(s)}")
-    if m.id < 0:
-        raise SceneMessageError(f"{path}.id must be >= 0")
-    if not m.label.strip():
-        raise SceneMessageError(f"{path}.label must not be empty")
-    front = (m.front.x, m.front.y, m.front.z) if m.has_front else None
-    score = None if m.score < 0 else float(m.score)
-    feats = tuple(float(v) for v in m.features) if len(m.features) else None
-    return SceneObject(int(m.id), m.label.strip(), c, s, color=m.color or None, attributes=tuple(m.attributes),
-                       front=front, score=score, features=feats)
+    try:
+        return object_from_dict(_object_doc(m), path)
+    except SceneValidationError as e:
+        raise SceneMessageError(e.path, e.problem) from None
 
 
 def scene_to_msg(scene: Scene, stamp=None):
@@ -69,12 +72,13 @@ def scene_to_msg(scene: Scene, stamp=None):
 
 
 def msg_to_scene(m) -> Scene:
-    objs = [msg_to_object(o, f"objects[{i}]") for i, o in enumerate(m.objects)]
-    ids = [o.id for o in objs]
-    if len(set(ids)) != len(ids):
-        raise SceneMessageError("objects have duplicate ids")
-    vp = None
+    """Validate a SceneMap by the Scene JSON rules (apeiria_model.scene.io) and build a Scene."""
+    doc = {"scene_id": m.scene_id or "ros_scene", "frame_id": m.header.frame_id or "map",
+           "objects": [_object_doc(o) for o in m.objects]}
     if m.has_viewpoint:
         p, q = m.viewpoint_position, m.viewpoint_look_at
-        vp = Viewpoint((p.x, p.y, p.z), (q.x, q.y, q.z))
-    return Scene(m.scene_id or "ros_scene", tuple(objs), m.header.frame_id or "map", vp)
+        doc["viewpoint"] = {"position": [p.x, p.y, p.z], "look_at": [q.x, q.y, q.z]}
+    try:
+        return scene_from_dict(doc)
+    except SceneValidationError as e:
+        raise SceneMessageError(e.path, e.problem) from None

@@ -132,16 +132,70 @@ def test_scene_round_trip_and_validation():
     assert msg_to_scene(scene_to_msg(s)) == s
     m = scene_to_msg(s)
     m.objects[2].bbox.size.y = 0.0
-    with pytest.raises(SceneMessageError, match=r"objects\[2\].bbox.size must be > 0"):
+    with pytest.raises(SceneMessageError, match=r"objects\[2\].size\[1\] must be > 0"):
         msg_to_scene(m)
     m = scene_to_msg(s)
     m.objects[1].bbox.center.position.x = float("nan")
-    with pytest.raises(SceneMessageError, match=r"objects\[1\].bbox has a non-finite value"):
+    with pytest.raises(SceneMessageError, match=r"objects\[1\].center\[0\] must be finite"):
         msg_to_scene(m)
     m = scene_to_msg(s)
     m.objects[3].id = m.objects[0].id
-    with pytest.raises(SceneMessageError, match="duplicate ids"):
+    with pytest.raises(SceneMessageError, match=r"objects\[3\].id duplicates objects\[0\].id"):
         msg_to_scene(m)
+
+
+def _nan_viewpoint(m):
+    m.has_viewpoint = True
+    m.viewpoint_position.x = float("nan")
+
+
+def _zero_front(m):
+    m.objects[1].has_front = True
+    m.objects[1].front.x = m.objects[1].front.y = m.objects[1].front.z = 0.0
+
+
+@pytest.mark.parametrize("mutate, message", [
+    # the probes of issue 15 that the node used to accept and the JSON loader refused
+    (_nan_viewpoint, "viewpoint.position[0] must be finite"),
+    (_zero_front, "objects[1].front must not be the zero vector"),
+    (lambda m: setattr(m.objects[0], "features", [0.5, float("nan")]), "objects[0].features[1] must be finite"),
+    (lambda m: setattr(m.objects[2], "label", "x" * 1_000_000), "objects[2].label must be at most 256 characters"),
+    (lambda m: setattr(m.objects[0], "id", 2**40), "objects[0].id must be an integer in [0, 2^31)"),
+    (lambda m: setattr(m.objects[0], "score", float("nan")), "objects[0].score must be finite"),
+    (lambda m: setattr(m.objects[0].bbox.center.position, "y", 1e30), "objects[0].center[1] must be a number in"),
+])
+def test_scene_message_uses_the_json_validator(mutate, message):
+    from apeiria_model.scene.io import SceneValidationError, scene_from_dict, scene_to_dict
+
+    m = scene_to_msg(office())
+    mutate(m)
+    with pytest.raises(SceneMessageError) as e:
+        msg_to_scene(m)
+    assert str(e.value).startswith(message), str(e.value)
+    assert isinstance(e.value, SceneValidationError)
+    # the same document as JSON gives the very same message
+    doc = scene_to_dict(office(), with_features=True)
+    with pytest.raises(SceneValidationError) as e_json:
+        back = {"scene_id": doc["scene_id"], "frame_id": doc["frame_id"],
+                "objects": [_as_doc(o) for o in m.objects]}
+        if m.has_viewpoint:
+            p, q = m.viewpoint_position, m.viewpoint_look_at
+            back["viewpoint"] = {"position": [p.x, p.y, p.z], "look_at": [q.x, q.y, q.z]}
+        scene_from_dict(back)
+    assert str(e_json.value) == str(e.value)
+
+
+def _as_doc(o):
+    c, z = o.bbox.center.position, o.bbox.size
+    return {"id": o.id, "label": o.label, "center": [c.x, c.y, c.z], "size": [z.x, z.y, z.z],
+            "front": [o.front.x, o.front.y, o.front.z] if o.has_front else None,
+            "score": None if o.score < 0 else o.score, "features": list(o.features) or None}
+
+
+def test_scene_message_strings_are_cleaned():
+    m = scene_to_msg(office())
+    m.objects[0].label = "mug\x1b[31m\x07"
+    assert msg_to_scene(m).objects[0].label == "mug\ufffd[31m\ufffd"
 
 
 def test_grounding_result_round_trip():

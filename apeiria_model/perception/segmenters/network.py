@@ -70,11 +70,17 @@ def save_weights(model: SegmentClassifier, path: str | Path) -> None:
 def load_weights(path: str | Path) -> SegmentClassifier:
     from safetensors import safe_open
     from safetensors.torch import load_file
+
+    from apeiria_model.weights_integrity import check_finite, verify_manifest
+
+    verify_manifest(Path(path).parent, only=[Path(path).name])  # when the folder has a manifest
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
     if "spec" not in meta:
         raise ValueError(f"{path}: not an apeiria segment classifier (no 'spec' metadata)")
     model = SegmentClassifier(NetworkSpec.from_json(meta["spec"]))
-    model.load_state_dict(load_file(str(path)))
+    state = load_file(str(path))
+    check_finite(state, str(path))
+    model.load_state_dict(state)
     model.eval()
     return model
