@@ -2,9 +2,15 @@
 objects out (GroundingResult, RViz markers, a navigation goal in front of the target).
 
 All reasoning comes from apeiria_model; it runs on one worker thread behind a bounded
-queue, so DDS callbacks never starve, and a full queue answers "busy" (never a silent
-drop). Bad instructions (empty, oversized, invalid UTF-8) get status "error" with a
-specific message and the node keeps running.
+queue, so DDS callbacks never starve. Every request is accounted for: it gets exactly one
+GroundingResult with its request id, which is a reasoned answer, ``error`` (bad input,
+timeout), ``busy`` (the queue was full: refused, never silently dropped) or, on the topic,
+``dropped`` (DDS reported the message lost before the node could read it). Service calls
+and action goals do not hold an executor thread while they wait: the worker answers them.
+Counters (received / served / refused / dropped / pending) go to /diagnostics.
+
+SceneMaps are applied in header-stamp order (an older map never replaces a newer one),
+converted off the executor and swapped in atomically.
 
     python -m apeiria_ros.grounding_node --ros-args -p scene_file:=scene.json
 """
@@ -15,7 +21,6 @@ import itertools
 import json
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from apeiria_model.reasoning.result import STATUS_ERROR, GroundingResult
@@ -34,19 +39,26 @@ from apeiria_ros.params import Param
 
 PARAMS = [
     Param("instruction_topic", "/apeiria/instruction", "std_msgs/String topic of instructions to ground", True),
-    Param("instruction_qos_depth", 100, "history depth of the instruction subscription", True),
-    Param("scene_topic", "/apeiria/scene_map", "apeiria/SceneMap topic; the latest map is the scene", True),
+    Param("instruction_qos_depth", 0, "history depth of the instruction subscription (0 = keep all: a burst is "
+          "never overwritten before the node reads it)", True),
+    Param("scene_topic", "/apeiria/scene_map", "apeiria/SceneMap topic; the newest map by header stamp is the scene", True),
     Param("scene_qos", "latched", "QoS of the scene subscription: latched | reliable | best_effort", True),
     Param("scene_file", "", "Scene JSON v1 file used until a SceneMap arrives ('' = none; pkg:apeiria_model/... allowed)"),
     Param("result_topic", "/apeiria/grounding_result", "apeiria/GroundingResult output topic", True),
+    Param("result_qos_depth", 10000, "history depth of the result publisher (one result per request, busy ones too)", True),
     Param("marker_topic", "/apeiria/grounding_markers", "visualization_msgs/MarkerArray of targets and anchors", True),
-    Param("goal_topic", "/apeiria/goal_pose", "geometry_msgs/PoseStamped approach pose in front of the first target", True),
+    Param("goal_topic", "/goal_pose", "geometry_msgs/PoseStamped approach pose in front of the first target "
+          "(/goal_pose is the topic Nav2's bt_navigator reads)", True),
     Param("status_topic", "/apeiria/grounding_status", "std_msgs/String JSON status events (scene loaded, errors)", True),
+    Param("diagnostics_topic", "/diagnostics", "diagnostic_msgs/DiagnosticArray request counters", True),
+    Param("diagnostics_period_s", 1.0, "seconds between /diagnostics counter messages", True),
     Param("service_name", "/apeiria/ground", "apeiria/srv/Ground service name", True),
+    Param("service_qos_depth", 0, "request history of the Ground service and the action's goal service "
+          "(0 = keep all: concurrent calls wait in DDS, none is overwritten)", True),
     Param("action_name", "/apeiria/ground_action", "apeiria/action/Ground action name", True),
     Param("reasoner", "symbolic", "default reasoner: symbolic | neural | hybrid (requests may override)"),
-    Param("queue_size", 8, "requests waiting for the reasoner before new ones get status 'busy'"),
-    Param("request_timeout_s", 60.0, "how long a service/action call waits for its result"),
+    Param("queue_size", 64, "requests waiting for the reasoner before new ones get status 'busy'"),
+    Param("request_timeout_s", 60.0, "a service/action request not answered in this time gets status 'error'"),
     Param("feedback_flush_s", 0.1, "action: pause after the last step feedback before the result is sent "
           "(rclpy clients drop feedback that arrives after the result)"),
     Param("max_instruction_chars", MAX_INSTRUCTION_CHARS, "longer instructions get status 'error'"),
@@ -56,16 +68,76 @@ PARAMS = [
     Param("frame_id", "map", "frame used when the scene names none"),
 ]
 
+STATUS_DROPPED = "dropped"
 
-@dataclass
+
 class Job:
-    request_id: str
-    instruction: str
-    reasoner: str
-    done: threading.Event = field(default_factory=threading.Event)
-    feedback: Callable[..., None] | None = None
-    cancelled: Callable[[], bool] | None = None
-    result_msg: Any = None
+    """One request. ``claim`` makes its answer one-shot: the worker and the timeout race,
+    the first one answers, the other finds the job claimed and does nothing."""
+
+    def __init__(self, request_id: str, instruction: str, reasoner: str, source: str,
+                 feedback: Callable[..., None] | None = None, cancelled: Callable[[], bool] | None = None):
+        self.request_id, self.instruction, self.reasoner, self.source = request_id, instruction, reasoner, source
+        self.feedback, self.cancelled = feedback, cancelled
+        self.result_msg: Any = None
+        self._lock = threading.Lock()
+        self._claimed = False
+        self._reply: Callable[[Any], None] | None = None
+
+    @property
+    def claimed(self) -> bool:
+        with self._lock:
+            return self._claimed
+
+    def claim(self) -> bool:
+        with self._lock:
+            if self._claimed:
+                return False
+            self._claimed = True
+            return True
+
+    def deliver(self, msg) -> None:
+        with self._lock:
+            self.result_msg = msg
+            reply = self._reply
+        if reply is not None:
+            reply(msg)
+
+    def on_reply(self, reply: Callable[[Any], None]) -> None:
+        """Call ``reply(result_msg)`` once the answer exists (now, if it already does)."""
+        with self._lock:
+            msg = self.result_msg
+            if msg is None:
+                self._reply = reply
+                return
+        reply(msg)
+
+
+class Counters:
+    """Request accounting, thread safe: received == served + refused + errors + pending."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.c: dict[str, int] = {k: 0 for k in (
+            "received", "received_topic", "received_service", "received_action", "served", "refused",
+            "errors", "dropped", "late", "scenes_applied", "scenes_stale", "scenes_rejected")}
+        self.statuses: dict[str, int] = {}
+
+    def add(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self.c[key] = self.c.get(key, 0) + n
+
+    def answered(self, status: str, kind: str) -> None:
+        with self._lock:
+            self.c[kind] += 1
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            out = dict(self.c)
+            out["pending"] = out["received"] - out["served"] - out["refused"] - out["errors"]
+            out.update({f"status_{k}": v for k, v in sorted(self.statuses.items())})
+            return out
 
 
 def _error_result(instruction: str, reasoner: str, message: str, status: str = STATUS_ERROR) -> GroundingResult:
@@ -80,25 +152,17 @@ def _safe_text(raw: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
 
 
+def _stamp_ns(stamp) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
 class GroundingNode:
     """Built lazily on an rclpy Node (so importing this module needs no ROS)."""
 
     def __init__(self, node_name: str = "grounding_node", **node_kwargs):
-        from rclpy.action import ActionServer, CancelResponse, GoalResponse
-        from rclpy.callback_groups import ReentrantCallbackGroup
         from rclpy.node import Node
 
-        from apeiria.action import Ground as GroundAction
-        from apeiria.msg import GroundingResult as GroundingResultMsg
-        from apeiria.msg import SceneMap
-        from apeiria.srv import Ground as GroundSrv
-        from geometry_msgs.msg import PoseStamped
-        from std_msgs.msg import String
-        from visualization_msgs.msg import MarkerArray
-
         from apeiria_ros.params import declare_all, values
-        from apeiria_ros.qos import qos_profile
-        from apeiria_ros.worker import BoundedWorker
 
         self.node = node = Node(node_name, **node_kwargs)
         declare_all(node, PARAMS)
@@ -106,40 +170,93 @@ class GroundingNode:
         self._lock = threading.Lock()
         self._scene: Scene | None = None
         self._scene_source = ""
+        self._scene_key = (-1, -1)     # (header stamp ns, arrival) of the scene in effect
+        self._scene_latest = (-1, -1)  # newest key accepted for conversion
+        self._scene_seq = itertools.count()
         self._reasoners: dict[str, Any] = {}
         self._reasoner_lock = threading.Lock()
         self._ids = itertools.count(1)
-        group = ReentrantCallbackGroup()
+        self._deferred: dict[int, tuple[Any, Job]] = {}
+        self.counters = Counters()
+        node.add_on_set_parameters_callback(self._on_set_parameters)
+        self._configure()
+        self._activate()
+
+    # --- setup ----------------------------------------------------------------------
+    def _configure(self) -> None:
+        """Publishers, workers, the scene file and the default reasoner (models load here)."""
+        from diagnostic_msgs.msg import DiagnosticArray
+        from geometry_msgs.msg import PoseStamped
+        from std_msgs.msg import String
+        from visualization_msgs.msg import MarkerArray
+
+        from apeiria.msg import GroundingResult as GroundingResultMsg
+        from apeiria_ros.qos import qos_profile
+        from apeiria_ros.worker import BoundedWorker, Deadlines
+
+        node, cfg = self.node, self.cfg
         self._String = String
-
-        self.pub_result = node.create_publisher(GroundingResultMsg, self.cfg["result_topic"], qos_profile("reliable", 1000))
-        self.pub_markers = node.create_publisher(MarkerArray, self.cfg["marker_topic"], qos_profile("latched"))
-        self.pub_goal = node.create_publisher(PoseStamped, self.cfg["goal_topic"], qos_profile("latched"))
-        self.pub_status = node.create_publisher(String, self.cfg["status_topic"], qos_profile("reliable", 50))
-
-        if self.cfg["scene_file"]:
-            err = self._load_scene_file(self.cfg["scene_file"])
+        self.pub_result = node.create_publisher(GroundingResultMsg, cfg["result_topic"],
+                                                qos_profile("reliable", int(cfg["result_qos_depth"])))
+        self.pub_markers = node.create_publisher(MarkerArray, cfg["marker_topic"], qos_profile("latched"))
+        self.pub_goal = node.create_publisher(PoseStamped, cfg["goal_topic"], qos_profile("latched"))
+        self.pub_status = node.create_publisher(String, cfg["status_topic"], qos_profile("reliable", 50))
+        self.pub_diag = node.create_publisher(DiagnosticArray, cfg["diagnostics_topic"], qos_profile("reliable", 50))
+        self.worker = BoundedWorker(self._process, int(cfg["queue_size"]), "reject",
+                                    on_error=self._on_worker_error, name="apeiria-grounding")
+        # one slot, newest wins: a map waiting for conversion is superseded by a newer one
+        self.scene_worker = BoundedWorker(self._apply_scene, 1, "drop_oldest", name="apeiria-scenes")
+        self.deadlines = Deadlines()
+        if cfg["scene_file"]:
+            err = self._load_scene_file(cfg["scene_file"])
             if err:
                 self._status("scene_error", err)
-        node.create_subscription(SceneMap, self.cfg["scene_topic"], self._on_scene,
-                                 qos_profile(self.cfg["scene_qos"]), callback_group=group)
-        # raw=True: we decode the String ourselves, so invalid UTF-8 is an error result.
-        node.create_subscription(String, self.cfg["instruction_topic"], self._on_instruction,
-                                 qos_profile("reliable", int(self.cfg["instruction_qos_depth"])),
-                                 callback_group=group, raw=True)
-        node.create_service(GroundSrv, self.cfg["service_name"], self._on_service, callback_group=group)
-        self._GroundAction = GroundAction
-        self.action_server = ActionServer(
-            node, GroundAction, self.cfg["action_name"], execute_callback=self._on_action,
-            goal_callback=lambda goal: GoalResponse.ACCEPT,
-            cancel_callback=lambda handle: CancelResponse.ACCEPT, callback_group=group)
-        self.worker = BoundedWorker(self._process, int(self.cfg["queue_size"]), "reject",
-                                    on_error=self._on_worker_error, name="apeiria-grounding")
-        node.add_on_set_parameters_callback(self._on_set_parameters)
         # Load the default reasoner now (the symbolic one loads an embedding model in
         # seconds) so the first request is not the slow one; requests wait on the lock.
         threading.Thread(target=self._preload, daemon=True, name="apeiria-preload").start()
-        self._status("ready", f"reasoner={self.cfg['reasoner']} scene={self._scene_source or 'none yet'}")
+
+    def _activate(self) -> None:
+        """Inputs: the scene and instruction subscriptions, the service, the action."""
+        from rclpy.action import ActionServer, CancelResponse, GoalResponse
+        from rclpy.callback_groups import ReentrantCallbackGroup
+
+        from apeiria.action import Ground as GroundAction
+        from apeiria.msg import SceneMap
+        from apeiria.srv import Ground as GroundSrv
+        from apeiria_ros.qos import qos_profile
+
+        node, cfg = self.node, self.cfg
+        group = ReentrantCallbackGroup()
+        self.sub_scene = node.create_subscription(SceneMap, cfg["scene_topic"], self._on_scene,
+                                                  qos_profile(cfg["scene_qos"]), callback_group=group)
+        # raw=True: we decode the String ourselves, so invalid UTF-8 is an error result.
+        events = None
+        try:
+            from rclpy.event_handler import SubscriptionEventCallbacks
+
+            events = SubscriptionEventCallbacks(message_lost=self._on_lost)
+        except ImportError:
+            pass
+        self.sub_instruction = node.create_subscription(
+            self._String, cfg["instruction_topic"], self._on_instruction,
+            qos_profile("reliable", int(cfg["instruction_qos_depth"])), callback_group=group, raw=True,
+            event_callbacks=events)
+        srv_qos = qos_profile("reliable", int(cfg["service_qos_depth"]))
+        self.service = node.create_service(GroundSrv, cfg["service_name"], self._on_service,
+                                           qos_profile=srv_qos, callback_group=group)
+        # The executor sends what the callback returns; a deferred response goes out later,
+        # from the worker, so a waiting call holds no executor thread.
+        send = self.service.send_response
+        self.service.send_response = lambda response, header: self._send_or_defer(send, response, header)
+        self._GroundAction = GroundAction
+        self.action_server = ActionServer(
+            node, GroundAction, cfg["action_name"], execute_callback=self._finish_goal,
+            goal_callback=lambda goal: GoalResponse.ACCEPT, handle_accepted_callback=self._on_goal,
+            cancel_callback=lambda handle: CancelResponse.ACCEPT, callback_group=group,
+            goal_service_qos_profile=srv_qos, result_service_qos_profile=srv_qos)
+        self.diag_timer = node.create_timer(float(cfg["diagnostics_period_s"]), self.publish_diagnostics,
+                                            callback_group=group)
+        self._status("ready", f"reasoner={cfg['reasoner']} scene={self._scene_source or 'none yet'}")
 
     # --- scene ----------------------------------------------------------------------
     def _load_scene_file(self, path: str) -> str:
@@ -147,20 +264,48 @@ class GroundingNode:
             scene = load_scene(resolve_path(path))
         except (OSError, SceneValidationError, ValueError) as e:
             return f"scene_file '{path}': {e}"
+        # an operator's explicit choice: newer than every map received so far
+        key = (time.time_ns(), next(self._scene_seq))
         with self._lock:
-            self._scene, self._scene_source = scene, f"file:{path}"
+            self._scene, self._scene_source, self._scene_key = scene, f"file:{path}", key
+            self._scene_latest = max(self._scene_latest, key)
+        self.counters.add("scenes_applied")
         self._status("scene", f"loaded {len(scene)} objects from {path}")
         return ""
 
     def _on_scene(self, msg) -> None:
+        key = (_stamp_ns(msg.header.stamp), next(self._scene_seq))
+        with self._lock:
+            stale = key < self._scene_latest
+            if not stale:
+                self._scene_latest = key
+        if stale:
+            self._stale(msg, key)
+            return
+        self.scene_worker.submit((key, msg))
+
+    def _stale(self, msg, key) -> None:
+        self.counters.add("scenes_stale")
+        self._status("scene_stale", f"SceneMap '{msg.scene_id}' stamped {key[0] / 1e9:.9f} is older than the "
+                                    f"scene in effect: ignored")
+
+    def _apply_scene(self, item) -> None:
+        key, msg = item
         try:
             scene = msg_to_scene(msg)
         except SceneMessageError as e:
+            self.counters.add("scenes_rejected")
             self._status("scene_error", f"SceneMap rejected: {e}")
             return
         with self._lock:
-            first = not self._scene_source.startswith("topic")
-            self._scene, self._scene_source = scene, f"topic:{self.cfg['scene_topic']}"
+            stale = key < self._scene_key
+            if not stale:
+                first = not self._scene_source.startswith("topic")
+                self._scene, self._scene_source, self._scene_key = scene, f"topic:{self.cfg['scene_topic']}", key
+        if stale:
+            self._stale(msg, key)
+            return
+        self.counters.add("scenes_applied")
         if first:
             self._status("scene", f"using SceneMap '{scene.scene_id}' ({len(scene)} objects) from {self.cfg['scene_topic']}")
 
@@ -183,65 +328,99 @@ class GroundingNode:
                 return SetParametersResult(successful=False, reason=f"{p.name} must be a number >= 0")
             if p.name == "max_instruction_chars" and (not isinstance(v, int) or v < 1):
                 return SetParametersResult(successful=False, reason="max_instruction_chars must be an integer >= 1")
-            if p.name == "scene_file" and v:
+            if p.name == "scene_file" and v and hasattr(self, "worker"):
                 err = self._load_scene_file(str(v))
                 if err:
                     return SetParametersResult(successful=False, reason=err)
             updates[p.name] = v
+        if not hasattr(self, "cfg"):  # declaration time
+            return SetParametersResult(successful=True)
         self.cfg.update(updates)
-        if "queue_size" in updates:
+        if "queue_size" in updates and hasattr(self, "worker"):
             self.worker.resize(int(updates["queue_size"]))
         if updates:
             self._status("parameters", ", ".join(f"{k}={v}" for k, v in updates.items()))
         return SetParametersResult(successful=True)
 
     # --- inputs ---------------------------------------------------------------------
+    def _received(self, source: str) -> str:
+        self.counters.add("received")
+        self.counters.add(f"received_{source}")
+        prefix = {"topic": "topic", "service": "srv", "action": "action"}[source]
+        return f"{prefix}-{next(self._ids)}"
+
     def _on_instruction(self, raw: bytes) -> None:
-        rid = f"topic-{next(self._ids)}"
+        rid = self._received("topic")
         try:
             payload = decode_string_cdr(raw)
         except InstructionError as e:
-            self._publish(_error_result("", self.cfg["reasoner"], str(e)), rid)
+            self._answer(Job(rid, "", self.cfg["reasoner"], "topic"),
+                         _error_result("", self.cfg["reasoner"], str(e)), "errors")
             return
-        job, _ = self._make_job(rid, payload, "")
-        if job is not None and not self.worker.submit(job):
-            self._publish(self._busy(job), rid)
+        self._submit(self._make_job(rid, payload, "", "topic"))
 
-    def _make_job(self, rid: str, raw, reasoner: str, feedback=None, cancelled=None):
-        """(validated job, None), or (None, the published error result message)."""
+    def _on_lost(self, info) -> None:
+        """DDS says instructions were lost before this node read them (the publisher's
+        history overwrote them): each gets a 'dropped' result with its own request id."""
+        n = int(info.total_count_change)
+        self.counters.add("dropped", n)
+        self.node.get_logger().warning(f"{n} instruction(s) lost in transport on {self.cfg['instruction_topic']} "
+                                       "(publisher history too short for the burst)")
+        for _ in range(n):
+            rid = f"topic-{next(self._ids)}"
+            result = _error_result("", self.cfg["reasoner"], "instruction lost in transport before the node read it "
+                                   "(use a reliable publisher with a history as long as the burst)", STATUS_DROPPED)
+            self._publish(result, rid)
+
+    def _make_job(self, rid: str, raw, reasoner: str, source: str, feedback=None, cancelled=None) -> Job:
+        """A job; an instruction that fails the checks is answered 'error' at once (claimed)."""
         name = (reasoner or self.cfg["reasoner"]).strip().lower()
         try:
             text = check_instruction(raw, int(self.cfg["max_instruction_chars"]))
         except InstructionError as e:
-            return None, self._publish(_error_result(_safe_text(raw), name, str(e)), rid)
-        return Job(rid, text, name, feedback=feedback, cancelled=cancelled), None
+            job = Job(rid, _safe_text(raw), name, source, feedback, cancelled)
+            self._answer(job, _error_result(job.instruction, name, str(e)), "errors")
+            return job
+        return Job(rid, text, name, source, feedback, cancelled)
 
-    def _busy(self, job: Job) -> GroundingResult:
-        return _error_result(job.instruction, job.reasoner,
-                             f"grounding queue is full ({self.worker.maxsize} waiting); retry later", STATUS_BUSY)
+    def _submit(self, job: Job) -> None:
+        """Queue a checked job, or answer it 'busy'; service/action jobs get a timeout."""
+        if job.claimed:
+            return
+        if not self.worker.submit(job):
+            self._answer(job, _error_result(job.instruction, job.reasoner, f"grounding queue is full "
+                                            f"({self.worker.maxsize} waiting); retry later", STATUS_BUSY), "refused")
+            return
+        if job.source != "topic":
+            timeout = float(self.cfg["request_timeout_s"])
+            self.deadlines.call_later(timeout, lambda: self._answer(
+                job, _error_result(job.instruction, job.reasoner, f"no result within request_timeout_s={timeout:g}"),
+                "errors"))
 
     def _on_service(self, request, response):
-        rid = f"srv-{next(self._ids)}"
-        response.result = self._run_blocking(rid, request.instruction, request.reasoner)
+        job = self._make_job(self._received("service"), request.instruction, request.reasoner, "service")
+        self._submit(job)
+        self._deferred[id(response)] = (response, job)
         return response
 
-    def _run_blocking(self, rid: str, instruction, reasoner: str, feedback=None, cancelled=None):
-        job, error_msg = self._make_job(rid, instruction, reasoner, feedback, cancelled)
-        if job is None:
-            return error_msg
-        if not self.worker.submit(job):
-            return self._publish(self._busy(job), rid)
-        if feedback is not None:
-            feedback("queued", 0, 0, f"queued ({self.worker.depth} in the reasoner's queue)", None)
-        if not job.done.wait(float(self.cfg["request_timeout_s"])):
-            return self._publish(_error_result(job.instruction, job.reasoner,
-                                               f"no result within request_timeout_s={self.cfg['request_timeout_s']}"), rid)
-        return job.result_msg
+    def _send_or_defer(self, send, response, header) -> None:
+        entry = self._deferred.pop(id(response), None)
+        if entry is None:
+            send(response, header)
+            return
 
-    def _on_action(self, goal_handle):
-        rid = f"action-{next(self._ids)}"
+        def reply(msg):
+            response.result = msg
+            try:
+                send(response, header)
+            except Exception as e:  # the client may have gone away
+                self.node.get_logger().warning(f"could not send the Ground response: {type(e).__name__}: {e}")
+
+        entry[1].on_reply(reply)
+
+    def _on_goal(self, goal_handle) -> None:
+        """Accepted action goal: queue it; the worker's answer then finishes the goal."""
         GroundAction = self._GroundAction
-
         sent_steps = []
 
         def feedback(stage, index, count, text, step):
@@ -253,13 +432,28 @@ class GroundingNode:
                 fb.step = step
             goal_handle.publish_feedback(fb)
 
-        res_msg = self._run_blocking(rid, goal_handle.request.instruction, goal_handle.request.reasoner,
-                                     feedback=feedback, cancelled=lambda: goal_handle.is_cancel_requested)
-        if sent_steps and self.cfg["feedback_flush_s"] > 0:
-            # feedback and result travel on different DDS entities; an rclpy client forgets a goal's
-            # feedback callback once its result is in, so the step lines need a head start
-            time.sleep(float(self.cfg["feedback_flush_s"]))
-        result = GroundAction.Result()
+        job = self._make_job(self._received("action"), goal_handle.request.instruction, goal_handle.request.reasoner,
+                             "action", feedback=feedback, cancelled=lambda: goal_handle.is_cancel_requested)
+        self._submit(job)
+        if not job.claimed:
+            feedback("queued", 0, 0, f"queued ({self.worker.depth} in the reasoner's queue)", None)
+
+        def reply(msg):
+            finish = lambda: goal_handle.execute(lambda gh: self._finish_goal(gh, msg))  # noqa: E731
+            flush = float(self.cfg["feedback_flush_s"])
+            if sent_steps and flush > 0:
+                # feedback and result travel on different DDS entities; an rclpy client forgets a goal's
+                # feedback callback once its result is in, so the step lines need a head start
+                self.deadlines.call_later(flush, finish)
+            else:
+                finish()
+
+        job.on_reply(reply)
+
+    def _finish_goal(self, goal_handle, res_msg=None):
+        result = self._GroundAction.Result()
+        if res_msg is None:  # (never: goals are executed with their answer)
+            res_msg = result_to_msg(_error_result(goal_handle.request.instruction, "", "no answer"))
         result.result = res_msg
         if goal_handle.is_cancel_requested:
             goal_handle.canceled()
@@ -268,6 +462,7 @@ class GroundingNode:
         else:
             goal_handle.succeed()
         return result
+
 
     # --- worker ---------------------------------------------------------------------
     def _reasoner(self, name: str):
@@ -303,47 +498,55 @@ class GroundingNode:
             self._status("reasoner_error", str(e))
 
     def _process(self, job: Job) -> None:
-        try:
-            if job.cancelled is not None and job.cancelled():
-                job.result_msg = self._publish(_error_result(job.instruction, job.reasoner, "cancelled before reasoning"),
-                                               job.request_id)
-                return
-            scene = self.scene()
-            if scene is None:
-                result = _error_result(job.instruction, job.reasoner,
-                                       "no scene yet: set the scene_file parameter or publish a SceneMap on "
-                                       f"{self.cfg['scene_topic']}")
+        if job.claimed:  # timed out while queued
+            return
+        if job.cancelled is not None and job.cancelled():
+            self._answer(job, _error_result(job.instruction, job.reasoner, "cancelled before reasoning"), "served")
+            return
+        scene = self.scene()
+        if scene is None:
+            result = _error_result(job.instruction, job.reasoner,
+                                   "no scene yet: set the scene_file parameter or publish a SceneMap on "
+                                   f"{self.cfg['scene_topic']}")
+        else:
+            try:
+                reasoner = self._reasoner(job.reasoner)
+            except reasoners.ReasonerUnavailable as e:
+                result = _error_result(job.instruction, job.reasoner, str(e))
             else:
+                if job.feedback is not None:
+                    job.feedback("reasoning", 0, 0, f"reasoning with {job.reasoner} over {len(scene)} objects", None)
+                t0 = time.perf_counter()
+                live = {}
+                if job.feedback is not None and getattr(reasoner, "streams_trace", False):
+                    # neural decoding takes a while: each trace line goes out as the model writes it
+                    live["on_line"] = lambda line: job.feedback("thinking", 0, 0, line, None)
                 try:
-                    reasoner = self._reasoner(job.reasoner)
-                except reasoners.ReasonerUnavailable as e:
-                    result = _error_result(job.instruction, job.reasoner, str(e))
-                else:
-                    if job.feedback is not None:
-                        job.feedback("reasoning", 0, 0, f"reasoning with {job.reasoner} over {len(scene)} objects", None)
-                    t0 = time.perf_counter()
-                    live = {}
-                    if job.feedback is not None and getattr(reasoner, "streams_trace", False):
-                        # neural decoding takes a while: each trace line goes out as the model writes it
-                        live["on_line"] = lambda line: job.feedback("thinking", 0, 0, line, None)
-                    try:
-                        result = reasoner.ground(job.instruction, scene, **live)
-                    except Exception as e:  # the Reasoner contract says never raises; be safe anyway
-                        result = _error_result(job.instruction, job.reasoner, f"reasoner failed: {type(e).__name__}: {e}")
-                    if not result.latency_ms:
-                        result.latency_ms = (time.perf_counter() - t0) * 1000.0
-                    if job.feedback is not None:
-                        for k, s in enumerate(result.steps):
-                            job.feedback("step", s.index, len(result.steps), f"{s.plan} -> {s.execution}", step_to_msg(s))
-            job.result_msg = self._publish(result, job.request_id, scene)
-        finally:
-            job.done.set()
+                    result = reasoner.ground(job.instruction, scene, **live)
+                except Exception as e:  # the Reasoner contract says never raises; be safe anyway
+                    result = _error_result(job.instruction, job.reasoner, f"reasoner failed: {type(e).__name__}: {e}")
+                if not result.latency_ms:
+                    result.latency_ms = (time.perf_counter() - t0) * 1000.0
+                if job.feedback is not None and not job.claimed:
+                    for k, s in enumerate(result.steps):
+                        job.feedback("step", s.index, len(result.steps), f"{s.plan} -> {s.execution}", step_to_msg(s))
+        self._answer(job, result, "served", scene)
 
     def _on_worker_error(self, job: Job, e: BaseException) -> None:
         self.node.get_logger().error(f"grounding request {job.request_id} failed: {type(e).__name__}: {e}")
-        if job.result_msg is None:
-            job.result_msg = self._publish(_error_result(job.instruction, job.reasoner, f"internal error: {e}"), job.request_id)
-        job.done.set()
+        self._answer(job, _error_result(job.instruction, job.reasoner, f"internal error: {e}"), "errors")
+
+    def _answer(self, job: Job, result: GroundingResult, kind: str, scene: Scene | None = None):
+        """The one answer of ``job`` (published, counted, handed to its caller); None when
+        it already had one (a late result after its timeout)."""
+        if not job.claim():
+            if kind == "served":
+                self.counters.add("late")
+            return None
+        msg = self._publish(result, job.request_id, scene)
+        self.counters.answered(result.status, kind)
+        job.deliver(msg)
+        return msg
 
     # --- outputs --------------------------------------------------------------------
     def _publish(self, result: GroundingResult, rid: str, scene: Scene | None = None):
@@ -377,6 +580,28 @@ class GroundingNode:
          msg.pose.orientation.w) = yaw_to_quat(pose.yaw)
         self.pub_goal.publish(msg)
 
+    def diagnostics(self) -> dict[str, Any]:
+        vals: dict[str, Any] = self.counters.snapshot()
+        scene = self.scene()
+        vals.update(queue_depth=self.worker.depth, queue_size=self.worker.maxsize,
+                    scene_id=scene.scene_id if scene else "", scene_objects=len(scene) if scene else 0)
+        return vals
+
+    def publish_diagnostics(self) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+        vals = self.diagnostics()
+        arr = DiagnosticArray()
+        arr.header.stamp = self.node.get_clock().now().to_msg()
+        level = 1 if vals["refused"] or vals["dropped"] else 0
+        text = (f"received {vals['received']}, served {vals['served']}, refused {vals['refused']}, "
+                f"errors {vals['errors']}, dropped {vals['dropped']}, pending {vals['pending']}")
+        st = DiagnosticStatus(level=bytes([level]), name=f"apeiria/{self.node.get_name()}", message=text,
+                              hardware_id="apeiria")
+        st.values = [KeyValue(key=k, value=str(v)) for k, v in vals.items()]
+        arr.status = [st]
+        self.pub_diag.publish(arr)
+
     def _status(self, event: str, text: str) -> None:
         log = self.node.get_logger()
         # (rclpy ties a severity to each call site: one call per severity)
@@ -388,6 +613,8 @@ class GroundingNode:
 
     def destroy(self) -> None:
         self.worker.stop(timeout=2.0)
+        self.scene_worker.stop(timeout=2.0)
+        self.deadlines.stop()
         self.action_server.destroy()
         self.node.destroy_node()
 

@@ -1,5 +1,8 @@
 """QoS profiles by name, so topics' QoS are parameters: publish reliable, subscribe to
-camera streams best-effort (sensor data) so a slow consumer never blocks a driver."""
+camera streams best-effort (sensor data) so a slow consumer never blocks a driver.
+
+``reliable`` with depth 0 is KEEP_ALL: nothing in the history is ever overwritten (request
+topics, where every message must be answered)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,9 @@ def qos_profile(kind: str, depth: int = 10):
         q.history = HistoryPolicy.KEEP_LAST
         return q
     if kind == "reliable":
+        if depth <= 0:
+            return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                              durability=DurabilityPolicy.VOLATILE, history=HistoryPolicy.KEEP_ALL)
         return QoSProfile(depth=max(1, depth), reliability=ReliabilityPolicy.RELIABLE,
                           durability=DurabilityPolicy.VOLATILE, history=HistoryPolicy.KEEP_LAST)
     if kind in ("latched", "transient_local"):

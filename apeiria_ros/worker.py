@@ -10,7 +10,11 @@ ROS executor so callbacks never starve. Two overflow policies:
 from __future__ import annotations
 
 import collections
+import heapq
+import itertools
 import threading
+import time
+import traceback
 from typing import Any, Callable
 
 
@@ -81,6 +85,50 @@ class BoundedWorker:
                     self.processed += 1
 
     def stop(self, timeout: float = 5.0) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
+        self._thread.join(timeout)
+
+
+class Deadlines:
+    """Calls ``fn()`` at ``time.monotonic() + delay`` on one thread (request timeouts, the
+    action feedback head start): no thread per request, nothing on the ROS executor."""
+
+    def __init__(self, name: str = "apeiria-deadlines"):
+        self._seq = itertools.count()
+        self._heap: list = []
+        self._cv = threading.Condition()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> None:
+        with self._cv:
+            heapq.heappush(self._heap, (time.monotonic() + max(0.0, float(delay)), next(self._seq), fn))
+            self._cv.notify()
+
+    def __len__(self) -> int:
+        with self._cv:
+            return len(self._heap)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._stop:
+                    now = time.monotonic()
+                    if self._heap and self._heap[0][0] <= now:
+                        break
+                    self._cv.wait(None if not self._heap else self._heap[0][0] - now)
+                if self._stop:
+                    return
+                _, _, fn = heapq.heappop(self._heap)
+            try:
+                fn()
+            except Exception:  # one bad callback must not stop the others
+                traceback.print_exc()
+
+    def stop(self, timeout: float = 2.0) -> None:
         with self._cv:
             self._stop = True
             self._cv.notify_all()

@@ -75,7 +75,7 @@ def test_launch_files(path):
 def test_rviz_config_subscribes_to_the_published_topics():
     doc = yaml.safe_load((CONFIG / "apeiria.rviz").read_text())
     topics = {d["Topic"]["Value"] for d in doc["Visualization Manager"]["Displays"] if "Topic" in d}
-    assert {"/apeiria/scene_markers", "/apeiria/grounding_markers", "/apeiria/goal_pose"} <= topics
+    assert {"/apeiria/scene_markers", "/apeiria/grounding_markers", "/goal_pose"} <= topics
 
 
 def test_fastdds_profile_is_loopback_only():

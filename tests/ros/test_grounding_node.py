@@ -129,7 +129,7 @@ def test_topic_path_publishes_result_markers_and_a_free_goal(ros, grounding):
 
     results = ros.collect(GroundingResult, "/apeiria/grounding_result")
     markers = ros.collect(MarkerArray, "/apeiria/grounding_markers", qos_profile("latched"))
-    goals = ros.collect(PoseStamped, "/apeiria/goal_pose", qos_profile("latched"))
+    goals = ros.collect(PoseStamped, "/goal_pose", qos_profile("latched"))
     pub = ros.node.create_publisher(String, "/apeiria/instruction", qos_profile("reliable", 100))
     wait_until(lambda: pub.get_subscription_count() >= 1, what="instruction subscriber")
     wait_until(lambda: ros.node.count_publishers("/apeiria/grounding_result") >= 1, what="result publisher")
