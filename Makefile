@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-fast test-kernels bench lint clean
+.PHONY: setup demo test test-fast test-kernels fuzz bench lint clean
 
 setup:
 	scripts/setup.sh
@@ -25,6 +25,13 @@ test-kernels: setup
 	  if [ "$$k" = native ]; then env -u ATEN_CPU_CAPABILITY $(PY) -m pytest -q -m kernels tests -p no:cacheprovider; \
 	  else ATEN_CPU_CAPABILITY=$$k $(PY) -m pytest -q -m kernels tests -p no:cacheprovider; fi; \
 	done
+
+# Every way in under hostile input (tests/fuzz, tests/ros/test_fuzz_scene_map.py), at scale:
+# FUZZ_EXAMPLES cases a target (`make test` runs the same targets with 150). docs/robustness.md
+FUZZ_EXAMPLES ?= 100000
+fuzz: setup
+	APEIRIA_REQUIRE_ROS=1 APEIRIA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
+	  --hypothesis-show-statistics tests/fuzz tests/ros/test_fuzz_scene_map.py
 
 test-fast:
 	$(PY) -m pytest -q -x tests -m "not slow"

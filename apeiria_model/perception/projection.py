@@ -7,6 +7,7 @@ the optical axis), float metres, or uint16 millimetres (ROS 16UC1), 0 / NaN = mi
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -50,13 +51,30 @@ def depth_to_metres(depth: np.ndarray) -> np.ndarray:
     raise FrameError(f"depth must be float32/float64 metres or uint16 millimetres, got dtype {depth.dtype}")
 
 
+MAX_IMAGE_SIDE = 100_000  # pixels
+
+
+def _short(v: object) -> str:
+    text = repr(v) if not isinstance(v, int) or abs(v) < 10 ** 30 else f"an integer of {len(str(abs(v)))} digits"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def check_intrinsics(intr: CameraIntrinsics) -> None:
     if not isinstance(intr, CameraIntrinsics):
         raise FrameError(f"intrinsics must be CameraIntrinsics, got {type(intr).__name__}")
+    for name in ("width", "height"):
+        v = getattr(intr, name)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 < v <= MAX_IMAGE_SIDE:
+            raise FrameError(f"intrinsics.{name} must be an integer in [1, {MAX_IMAGE_SIDE}], got {_short(v)}")
     for name in ("fx", "fy", "cx", "cy"):
         v = getattr(intr, name)
-        if not isinstance(v, (int, float, np.floating, np.integer)) or not np.isfinite(v):
-            raise FrameError(f"intrinsics.{name} must be a finite number, got {v!r}")
+        try:
+            finite = not isinstance(v, bool) and isinstance(v, (int, float, np.floating, np.integer)) \
+                and math.isfinite(float(v))
+        except OverflowError:
+            finite = False
+        if not finite:
+            raise FrameError(f"intrinsics.{name} must be a finite number, got {_short(v)}")
     if intr.fx <= 0 or intr.fy <= 0:
         raise FrameError(f"intrinsics focal lengths must be > 0, got fx={intr.fx} fy={intr.fy}")
     if intr.width <= 0 or intr.height <= 0:

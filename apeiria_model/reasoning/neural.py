@@ -24,6 +24,7 @@ from apeiria_model.programs.trace import ParsedTrace, verify_trace
 from apeiria_model.reasoning.base import ground_safely, reject_bad_request
 from apeiria_model.reasoning.result import (STATUS_ERROR, STATUS_NO_MATCH, STATUS_OK, GroundingResult, StepReport,
                                             Target)
+from apeiria_model.sanitize import clean_text
 from apeiria_model.scene.model import Scene
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,7 @@ class NeuralReasoner:
         bad = reject_bad_request(self.name, instruction, scene)
         if bad is not None:
             return bad
+        instruction = clean_text(instruction)  # no control character reaches a trace or a terminal
         try:
             out = self.generate(instruction, scene, on_line)
         except (ProcessorError, ValueError) as e:
