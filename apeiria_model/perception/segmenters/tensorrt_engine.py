@@ -10,7 +10,6 @@ raises :class:`TensorRTUnavailable` with a clear message when it cannot be used.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ import numpy as np
 
 from apeiria_model.atomic_io import write_bytes_atomic
 from apeiria_model.perception.segmenters.onnx_runtime import INPUT_NAMES, OUTPUT_NAMES, onnx_spec
+from apeiria_model.weights_integrity import sha256_file
 
 
 class TensorRTUnavailable(RuntimeError):
@@ -51,14 +51,6 @@ class TrtBackend(Protocol):
     def load(self, engine_bytes: bytes) -> Any: ...
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class EngineCache:
     """Engine files in ``cache_dir``, each with a JSON sidecar holding its key."""
 
@@ -67,7 +59,7 @@ class EngineCache:
         self.backend = backend
 
     def key_for(self, onnx_path: str | Path, fp16: bool, max_batch: int) -> EngineKey:
-        return EngineKey(self.backend.gpu_name(), self.backend.version(), file_sha256(onnx_path), bool(fp16),
+        return EngineKey(self.backend.gpu_name(), self.backend.version(), sha256_file(onnx_path), bool(fp16),
                          int(max_batch))
 
     def get(self, onnx_path: str | Path, fp16: bool = False, max_batch: int = 256) -> tuple[bytes, bool, EngineKey]:
