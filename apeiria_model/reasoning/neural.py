@@ -25,6 +25,7 @@ from apeiria_model.reasoning.base import ground_safely, reject_bad_request
 from apeiria_model.reasoning.result import (STATUS_ERROR, STATUS_NO_MATCH, STATUS_OK, GroundingResult, StepReport,
                                             Target)
 from apeiria_model.sanitize import clean_text
+from apeiria_model.scene.io import validate_scene
 from apeiria_model.scene.model import Scene
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,8 @@ class NeuralReasoner:
         bad = reject_bad_request(self.name, instruction, scene)
         if bad is not None:
             return bad
-        instruction = clean_text(instruction)  # no control character reaches a trace or a terminal
+        # what reaches a trace or a terminal: no control characters (both checked above; cached)
+        instruction, scene = clean_text(instruction), validate_scene(scene)
         try:
             out = self.generate(instruction, scene, on_line)
         except (ProcessorError, ValueError) as e:

@@ -28,6 +28,7 @@ from apeiria_model.reasoning.base import ground_safely, reject_bad_request
 from apeiria_model.reasoning.result import (STATUS_ERROR, STATUS_NO_MATCH, STATUS_OK, STATUS_UNPARSED,
                                             GroundingResult, Target)
 from apeiria_model.sanitize import clean_text
+from apeiria_model.scene.io import validate_scene
 from apeiria_model.scene.model import Scene
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,8 @@ class SymbolicReasoner:
         bad = reject_bad_request(self.name, instruction, scene)
         if bad is not None:
             return bad
-        instruction = clean_text(instruction)  # no control character reaches a trace or a terminal
+        # what reaches a trace or a terminal: no control characters (both checked above; cached)
+        instruction, scene = clean_text(instruction), validate_scene(scene)
 
         parsed = self.parse(instruction, scene)
         notes = []

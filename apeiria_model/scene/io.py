@@ -223,23 +223,23 @@ def _raw_object(o: SceneObject) -> dict[str, Any]:
 def validate_scene(scene: Any) -> Scene:
     """Check a :class:`Scene` built in Python by the rules of :func:`scene_from_dict`.
 
-    Returns the scene (with strings cleaned if they needed it) or raises
-    :class:`SceneValidationError` naming the field. A scene that passed once is
-    remembered, so calling this per query costs nothing after the first time.
+    Returns the scene, or a copy with its strings cleaned if they needed it, or raises
+    :class:`SceneValidationError` naming the field. The outcome is remembered on the
+    scene, so calling this per query costs nothing after the first time.
     """
     if not isinstance(scene, Scene):
         raise SceneValidationError("", f"scene must be a Scene, got {type(scene).__name__}")
-    if getattr(scene, "_validated", False):
-        return scene
+    checked = getattr(scene, "_validated_as", None)
+    if checked is not None:
+        return checked
     doc: dict[str, Any] = {"scene_id": scene.scene_id, "frame_id": scene.frame_id,
                            "objects": [_raw_object(o) if isinstance(o, SceneObject) else o for o in scene.objects]}
     if scene.viewpoint is not None:
         vp = scene.viewpoint
         doc["viewpoint"] = {"position": getattr(vp, "position", None), "look_at": getattr(vp, "look_at", None)}
     checked = scene_from_dict(doc)
-    if checked == scene:
-        object.__setattr__(scene, "_validated", True)
-        return scene
+    checked = scene if checked == scene else checked
+    object.__setattr__(scene, "_validated_as", checked)  # the cleaned copy, when one was needed
     return checked
 
 

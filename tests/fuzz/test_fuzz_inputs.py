@@ -116,3 +116,13 @@ def test_regression_huge_integer_intrinsics_are_a_frame_error():
         assert "fx must be a finite number" in str(e) and "401 digits" in str(e)
     else:
         raise AssertionError("a 400-digit focal length was accepted")
+
+
+def test_regression_control_characters_in_a_python_scene_never_reach_the_trace():
+    """A Scene built in Python skips the JSON loader: the reasoner grounds on the cleaned copy."""
+    import dataclasses
+
+    objects = tuple(dataclasses.replace(o, label="sofa\x1b") if o.label == "sofa" else o for o in DEMO.objects)
+    result = REASONER.ground("the sofa", dataclasses.replace(DEMO, objects=objects))
+    assert result.status == "ok" and "sofa\ufffd" in result.trace  # the label is in the trace, cleaned
+    assert "\x1b" not in result.trace and "\x1b" not in str(result.to_dict())
