@@ -1,4 +1,5 @@
-"""README.md's results table matches the bench JSON its figures come from (benchmarks/results/*.json).
+"""README.md's results table (and the bench tables of docs/perception.md and docs/results.md)
+match the bench JSON their figures come from (benchmarks/results/*.json).
 
 Each check names a README row (a phrase of its first cell) and, for numbers in the
 row's "measured" cell (counted in order, digits only), the bench record and key they
@@ -62,21 +63,23 @@ FREE_DECODING = ("neural grounding p50 / p95, 40 objects",
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
-def _rows() -> list[list[str]]:
-    text = (REPO / "README.md").read_text()
-    start = text.index("## Results")
+def _rows(path: Path = REPO / "README.md", heading: str = "## Results") -> list[list[str]]:
+    """Cells of the table rows under ``heading`` (up to the next heading of the same or a higher level)."""
+    text = path.read_text()
+    start = text.index(heading)
+    level = len(heading) - len(heading.lstrip("#"))
     rows = []
     for line in text[start:].splitlines()[1:]:
-        if line.startswith("## "):
+        if line.startswith("#") and len(line) - len(line.lstrip("#")) <= level:
             break
         if line.startswith("|") and not line.startswith("|---"):
             rows.append([c.strip() for c in line.strip().strip("|").split("|")])
     return rows
 
 
-def _row(phrase: str) -> list[str]:
-    found = [r for r in _rows() if phrase in r[0]]
-    assert len(found) == 1, f"README results table: {len(found)} rows contain {phrase!r}"
+def _row(phrase: str, path: Path = REPO / "README.md", heading: str = "## Results") -> list[str]:
+    found = [r for r in _rows(path, heading) if phrase in r[0]]
+    assert len(found) == 1, f"{path.name} {heading!r}: {len(found)} table rows contain {phrase!r}"
     return found[0]
 
 
@@ -122,3 +125,57 @@ def test_every_results_row_is_checked_or_names_its_source():
             continue
         assert "source" in row[0] or "not in `benchmarks/results`" in row[0], (
             f"README results row {row[0]!r} is neither checked against benchmarks/results nor names its source")
+
+
+# Other docs that restate bench figures: (file, heading, row phrase, [(column, number index, bench, key, scale)]).
+PERCEPTION = REPO / "docs" / "perception.md"
+SEG = "### Both segmenters on the bench rooms"
+GAP = "## Oracle gap"
+_G, _L = "segmenters/geometric", "segmenters/learned"
+DOC_CHECKS = [
+    (PERCEPTION, SEG, "recall@0.25", [(1, 0, "perception", f"{_G}/recall@0.25", 1),
+                                      (2, 0, "perception", f"{_L}/recall@0.25", 1)]),
+    (PERCEPTION, SEG, "precision@0.25", [(1, 0, "perception", f"{_G}/precision@0.25", 1),
+                                         (2, 0, "perception", f"{_L}/precision@0.25", 1)]),
+    (PERCEPTION, SEG, "recall@0.5 / precision@0.5",
+     [(1, 0, "perception", f"{_G}/recall@0.5", 1), (1, 1, "perception", f"{_G}/precision@0.5", 1),
+      (2, 0, "perception", f"{_L}/recall@0.5", 1), (2, 1, "perception", f"{_L}/precision@0.5", 1)]),
+    (PERCEPTION, SEG, "label accuracy", [(2, 0, "perception", f"{_L}/label_accuracy", 1),
+                                         (2, 1, "perception", f"{_L}/label_accuracy_pooled", 1)]),
+    (PERCEPTION, SEG, "ID stability", [(1, 0, "perception", f"{_G}/id_stability", 1),
+                                       (2, 0, "perception", f"{_L}/id_stability", 1)]),
+    (PERCEPTION, SEG, "map update per frame",
+     [(1, 0, "perception", f"{_G}/map_update_p50_ms", 1), (1, 1, "perception", f"{_G}/map_update_p95_ms", 1),
+      (2, 0, "perception", f"{_L}/map_update_p50_ms", 1), (2, 1, "perception", f"{_L}/map_update_p95_ms", 1)]),
+    (PERCEPTION, SEG, "... segment p50",
+     [(1, 0, "perception", f"{_G}/stage_p50_ms/segment", 1), (2, 0, "perception", f"{_L}/stage_p50_ms/segment", 1),
+      (2, 1, "perception", f"{_L}/stage_p50_ms/segment.geometric", 1),
+      (2, 2, "perception", f"{_L}/stage_p50_ms/segment.classify", 1)]),
+    (PERCEPTION, SEG, "... fuse", [(1, 0, "perception", f"{_G}/stage_p50_ms/fuse", 1),
+                                   (2, 0, "perception", f"{_L}/stage_p50_ms/fuse", 1)]),
+    (REPO / "docs" / "results.md", "## Speed", "latency p50 / p95, whole trace",
+     [(1, 0, "neural", "latency_40obj_ms/p50", 1), (1, 1, "neural", "latency_40obj_ms/p95", 1),
+      (2, 0, "neural", "unconstrained/latency_40obj_ms/p50", 1),
+      (2, 1, "neural", "unconstrained/latency_40obj_ms/p95", 1)]),
+]
+for mode, label in (("program", "gold program"), ("instruction", "instruction")):
+    for col, part in ((1, "gt"), (2, "perceived"), (3, "drop")):
+        og = f"oracle_gap/{mode}/{part}"
+        DOC_CHECKS += [
+            (PERCEPTION, GAP, f"{label}: Acc@0.25 / Acc@0.5", [(col, 0, "perception", f"{og}/acc@0.25", 1),
+                                                             (col, 1, "perception", f"{og}/acc@0.5", 1)]),
+            (PERCEPTION, GAP, f"{label}: F1@0.25", [(col, 0, "perception", f"{og}/f1@0.25", 1)]),
+            (PERCEPTION, GAP, f"{label}: QA exact match", [(col, 0, "perception", f"{og}/qa_exact", 1)]),
+        ]
+
+
+@pytest.mark.parametrize("path,heading,phrase,refs", DOC_CHECKS,
+                         ids=[f"{c[0].stem}:{c[2][:30]}:{i}" for i, c in enumerate(DOC_CHECKS)])
+def test_doc_figure_matches_bench_json(path, heading, phrase, refs):
+    row = _row(phrase, path, heading)
+    for col, index, bench, key, scale in refs:
+        numbers = NUMBER.findall(row[col])
+        value = _value(bench, key) * scale
+        assert index < len(numbers), f"{path.name} {phrase!r}: cell {row[col]!r} has no number #{index}"
+        assert _matches(numbers[index], value), (
+            f"{path.name} {phrase!r}: {numbers[index]} (number #{index} of {row[col]!r}) but {bench}.json {key} = {value}")
