@@ -55,11 +55,12 @@ ANCHORS = {
 
 # ------------------------------------------------------------------ formatting
 def _sig(v: float, sig: int = 3) -> str:
-    """``v`` with ``sig`` significant digits, never in exponent notation (123456 -> '123456')."""
+    """``v`` to ``sig`` significant digits, no exponent, no trailing zeros (123456.7 -> '123457', 0.960 -> '0.96')."""
     if v == 0 or not math.isfinite(v):
         return "0" if v == 0 else str(v)
     decimals = max(0, sig - 1 - int(math.floor(math.log10(abs(v)))))
-    return f"{v:.{decimals}f}"
+    text = f"{v:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def fmt(v: Any, kind: str = "num") -> str:

@@ -33,7 +33,7 @@ def test_an_unknown_bench_gets_a_generic_table_and_a_failed_one_its_error():
                 "result": {"lat_ms": {"p50": 1.5}, "n": 7}, "machine": {"date": "2026-01-01T00:00:00Z"}},
         "bad": {"name": "bad", "status": "failed", "error": "RuntimeError: no scene\ntrace", "machine": {}},
     }})
-    assert "| lat_ms/p50 | 1.50 |" in page and "| n | 7 |" in page
+    assert "| lat_ms/p50 | 1.5 |" in page and "| n | 7 |" in page
     assert "**FAILED**: `RuntimeError: no scene`" in page
 
 
@@ -52,7 +52,7 @@ def test_figures_carry_units_targets_and_anchors():
 
 
 def test_number_format():
-    assert render.fmt(0.027) == "0.0270" and render.fmt(874.2) == "874.2" and render.fmt(23697.1) == "23697"
+    assert render.fmt(0.027) == "0.027" and render.fmt(0.96) == "0.96" and render.fmt(15.0) == "15" and render.fmt(874.2) == "874.2" and render.fmt(23697.1) == "23697"
     assert render.fmt(0.9843, "pct") == "98.4 %" and render.fmt(None) == "not measured"
     assert render.fmt(True) == "yes" and render.fmt(4499) == "4499"
     json.dumps(render.TARGETS)
