@@ -17,7 +17,6 @@ committed page equals what this module makes from the committed JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -193,8 +192,9 @@ def _executor(r: Result) -> list[str]:
     rows = r.get("results") or []
     out = [f"The program executor on random scenes (`{fmt(r.get('matcher'))}` concept matcher): "
            f"{fmt(rows[0].get('programs')) if rows else '?'} random programs per cell, by scene size and "
-           "program depth. Latency per program, p50 / p95, in **ms**.", ""]
-    r.get("benchmark"), r.get("quick"), r.get("load_average_1min")
+           "program depth. Latency per program, p50 / p95, in **ms**."
+           + (f" 1-min load average {fmt(r.get('load_average_1min'))}." if r.has("load_average_1min") else ""), ""]
+    r.get("benchmark"), r.get("quick")  # the bench's name and mode, already in the heading line
     body = []
     for row in rows:
         def pp(k):
