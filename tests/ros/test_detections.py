@@ -85,6 +85,25 @@ def test_detection_to_target_takes_the_best_hypothesis_and_refuses_foreign_ids()
         detection_to_target(Detection3D(id="4"))
 
 
+def test_scene_and_result_messages_use_the_standard_vision_types():
+    from vision_msgs.msg import BoundingBox3D, ObjectHypothesis
+
+    import apeiria.msg
+    from apeiria_ros.conversions.result import msg_to_target, target_to_msg
+    from apeiria_ros.conversions.scene import msg_to_object, object_to_msg
+
+    # apeiria's own copies are gone: the standard types serve
+    assert not hasattr(apeiria.msg, "BoundingBox3D") and not hasattr(apeiria.msg, "ObjectHypothesis")
+    o = office().get(5)
+    m = object_to_msg(o)
+    assert isinstance(m.bbox, BoundingBox3D) and all(isinstance(h, ObjectHypothesis) for h in m.results)
+    assert [(h.class_id, h.score) for h in m.results] == [("chair", 1.0)]
+    assert msg_to_object(m).center == pytest.approx(o.center)
+    t = target_to_msg(Target(5, "chair", list(o.center), list(o.size), 0.75))
+    assert isinstance(t.bbox, BoundingBox3D) and [(h.class_id, h.score) for h in t.results] == [("chair", 0.75)]
+    assert msg_to_target(t).size == pytest.approx(list(o.size))
+
+
 # --- grounding_node over DDS --------------------------------------------------------
 @pytest.fixture(scope="module")
 def grounding(ros, ros_env, log_dir, tmp_path_factory):
