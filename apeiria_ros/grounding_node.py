@@ -624,6 +624,8 @@ class GroundingNode:
         scene = self.scene()
         vals.update(queue_depth=self.worker.depth, queue_size=self.worker.maxsize,
                     scene_id=scene.scene_id if scene else "", scene_objects=len(scene) if scene else 0)
+        if self.navigator is not None:
+            vals.update({f"navigation_{k}": v for k, v in self.navigator.snapshot().items()})
         return vals
 
     def publish_diagnostics(self) -> None:

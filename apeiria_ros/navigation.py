@@ -75,6 +75,12 @@ class NavigateToPoseClient:
                                                   f"before it was sent")
         return n
 
+    def snapshot(self) -> dict[str, int]:
+        """Goal counters (for /diagnostics): requested, sent, accepted, rejected, succeeded,
+        failed, superseded, server_timeouts, response_timeouts."""
+        with self._cv:
+            return dict(self.counts)
+
     def destroy(self, timeout: float = 2.0) -> None:
         with self._cv:
             self._stop = True

@@ -93,6 +93,21 @@ def test_absent_server_times_out_visibly_and_never_blocks_the_node(ros, groundin
     assert len(sup) == 1 and "object 5 'chair'" in sup[0][2]
     assert not _events(grounding, t0, "navigation_sent")
     _alive(grounding)
+    # the counters on /diagnostics say the same
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    diags = ros.collect(DiagnosticArray, "/diagnostics")
+
+    def nav_counts():
+        for a in list(diags):
+            for st in a.status:
+                vals = {kv.key: kv.value for kv in st.values}
+                if st.name == f"apeiria/{NODE}" and vals.get("navigation_server_timeouts") == "1":
+                    return vals
+        return None
+
+    vals = wait_until(nav_counts, 10, what="navigation counters on /diagnostics")
+    assert (vals["navigation_requested"], vals["navigation_superseded"], vals["navigation_sent"]) == ("2", "1", "0")
     from apeiria.srv import Ground
 
     # still serving (an instruction without a target: no new navigation goal)
