@@ -48,10 +48,24 @@ if [ -n "$lark_pin" ]; then
   fi
 fi
 
-src_hash=$( { "$PY" -c 'import sys; print(sys.version)'; cat scripts/build_interfaces.sh;
-              for entry in "${PACKAGES[@]}"; do dir=${entry#*=}; echo "$entry"; cat "$dir/CMakeLists.txt" "$dir/package.xml";
-                find "$dir/msg" "$dir/srv" "$dir/action" -maxdepth 1 -type f \( -name '*.msg' -o -name '*.srv' -o -name '*.action' \) \
-                  2>/dev/null | LC_ALL=C sort | while read -r f; do echo "$f"; cat "$f"; done; done; } | sha256sum | cut -c1-16)
+# Everything that goes into the build: the interpreter, this script, and each package's
+# CMakeLists.txt, package.xml and interface files (named and in full).
+sources() {
+  "$PY" -c 'import sys; print(sys.version)'
+  cat scripts/build_interfaces.sh
+  local entry dir sub f
+  for entry in "${PACKAGES[@]}"; do
+    dir=${entry#*=}
+    echo "$entry"
+    cat "$dir/CMakeLists.txt" "$dir/package.xml"
+    for sub in msg srv action; do
+      if [ -d "$dir/$sub" ]; then
+        while read -r f; do echo "$f"; cat "$f"; done < <(find "$dir/$sub" -maxdepth 1 -type f \( -name '*.msg' -o -name '*.srv' -o -name '*.action' \) | LC_ALL=C sort)
+      fi
+    done
+  done
+}
+src_hash=$(sources | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$src_hash" ] && "$PY" -c "$IMPORT_CHECK" 2>/dev/null; then
   say "up to date ($src_hash)"
   exit 0
