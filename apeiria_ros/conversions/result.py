@@ -55,7 +55,9 @@ def msg_to_step(m) -> StepReport:
 
 
 def target_to_msg(t: Target):
-    from apeiria.msg import DetectedObject, ObjectHypothesis
+    from vision_msgs.msg import ObjectHypothesis
+
+    from apeiria.msg import DetectedObject
 
     m = DetectedObject()
     m.id, m.label, m.score = int(t.id), t.label, float(t.score)
