@@ -13,8 +13,9 @@ re-executes to "black", step by step. ``verified`` means both, on every reasoner
      ("fridge" agrees with a refrigerator the map holds; "picture" does not agree with a
      chair).
 
-What the question expects is read by the symbolic instruction parser when it parses the
-instruction, else by a few question words; the head noun is the parser's target concept,
+The answer kind is read from the question words themselves ("how many", "the hue of",
+"what colour"), so a misparse cannot vouch for itself; where they name no kind, from the
+symbolic parse, else "objects"; the head noun is the parser's target concept,
 or, where that matches no object (a misparse) or there is no parse, the scene labels the
 referring-expression reader takes the head for. A check
 that cannot be made (no head noun named, say) passes and says so; it never fails a
@@ -36,8 +37,19 @@ from apeiria_model.scene.model import Scene
 KIND_COUNT, KIND_QUERY, KIND_OBJECTS = "count", "query", "objects"
 CHECK_STEPS, CHECK_ANSWER_KIND, CHECK_TARGET_CONCEPT = "steps", "answer_kind", "target_concept"
 
-_COUNT_WORDS = re.compile(r"\b(how many|number of|count)\b")
-_QUERY_WORDS = re.compile(r"\b(?:what|which)\s+(colou?r|size|shape|material)\b")
+# What kind of answer the question words ask for, read from the words themselves (not
+# from a parse, so a misparse cannot vouch for itself): "how many / number of / total of"
+# asks for a count; "what colour / the hue of / which shade" for an attribute.
+_COUNT_WORDS = re.compile(r"\b(how many|number of|count|total of|total number|tally of)\b")
+_ASKING = r"(?:what|which|tell me|say|name|give me|do you know|could you tell|can you tell)"
+_ATTRIBUTE_WORDS = {
+    "color": r"colou?rs?|hues?|shades?|tints?",
+    "size": r"sizes?|dimensions",
+    "shape": r"shapes?",
+    "material": r"materials?|made of",
+}
+_QUERY_WORDS = {attr: re.compile(rf"\b{_ASKING}\b(?:\s+\w+){{0,3}}?\s+(?:{words})\b")
+                for attr, words in _ATTRIBUTE_WORDS.items()}
 _ATTRIBUTE_ALIASES = {"colour": "color"}
 
 
@@ -66,18 +78,28 @@ def expectation(instruction: str, scene: Scene, parsed: ParseOutcome | None = No
         parsed = parse_instruction(instruction, vocabulary=scene.labels())
     reading = referring.read(instruction, scene.labels())
     labels = tuple(reading.target.labels) if reading is not None else ()
+    asked = question_kind(instruction, scene.labels())
     if parsed.ok and parsed.program is not None:
-        kind, attribute = program_kind(parsed.program)
+        kind, attribute = asked or program_kind(parsed.program)
         return Expectation(kind, attribute, parsed.target_concept, labels, source="parser")
-    text = instruction.lower()
-    m = _QUERY_WORDS.search(text)
-    if m:
-        kind, attribute = KIND_QUERY, _ATTRIBUTE_ALIASES.get(m.group(1), m.group(1))
-    elif _COUNT_WORDS.search(text):
-        kind, attribute = KIND_COUNT, None
-    else:
-        kind, attribute = KIND_OBJECTS, None
+    kind, attribute = asked or (KIND_OBJECTS, None)
     return Expectation(kind, attribute, None, labels, source="reader")
+
+
+def question_kind(instruction: str, labels=()) -> tuple[str, str | None] | None:
+    """(count | query, attribute) when the question words ask for one; None otherwise
+    (a referring expression, or words that name no answer kind). Words that are also
+    object labels in the scene ("shade" in a room with a lamp shade) are not read as
+    question words."""
+    text = " ".join(instruction.lower().split())
+    label_words = {w for lab in labels for w in str(lab).lower().split()}
+    for attr, pattern in _QUERY_WORDS.items():
+        m = pattern.search(text)
+        if m and not (set(m.group(0).split()[-1:]) & label_words):
+            return KIND_QUERY, attr
+    if _COUNT_WORDS.search(text):
+        return KIND_COUNT, None
+    return None
 
 
 def program_kind(program: ast.Node) -> tuple[str, str | None]:
