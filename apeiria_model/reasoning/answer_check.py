@@ -60,8 +60,9 @@ class Expectation:
     kind: str                      # count | query | objects
     attribute: str | None = None   # for query: color | size | shape | material
     head: str | None = None        # the target's concept ("picture", "red chair"); None: not named
-    head_labels: tuple[str, ...] = ()  # scene labels the referring reader takes the head noun for
+    head_labels: tuple[str, ...] = ()  # scene labels the referring reader takes the head noun for (no parse)
     source: str = "parser"         # parser | reader
+    instruction: str = ""          # read again for head_labels only when the parser's head matches nothing
 
 
 @dataclass(frozen=True)
@@ -76,14 +77,18 @@ def expectation(instruction: str, scene: Scene, parsed: ParseOutcome | None = No
     the caller has it; parsed here otherwise)."""
     if parsed is None:
         parsed = parse_instruction(instruction, vocabulary=scene.labels())
-    reading = referring.read(instruction, scene.labels())
-    labels = tuple(reading.target.labels) if reading is not None else ()
     asked = question_kind(instruction, scene.labels())
     if parsed.ok and parsed.program is not None:
         kind, attribute = asked or program_kind(parsed.program)
-        return Expectation(kind, attribute, parsed.target_concept, labels, source="parser")
+        return Expectation(kind, attribute, parsed.target_concept, source="parser", instruction=instruction)
     kind, attribute = asked or (KIND_OBJECTS, None)
-    return Expectation(kind, attribute, None, labels, source="reader")
+    return Expectation(kind, attribute, None, _reader_labels(instruction, scene), source="reader",
+                       instruction=instruction)
+
+
+def _reader_labels(instruction: str, scene: Scene) -> tuple[str, ...]:
+    reading = referring.read(instruction, scene.labels())
+    return tuple(reading.target.labels) if reading is not None else ()
 
 
 def question_kind(instruction: str, labels=()) -> tuple[str, str | None] | None:
@@ -120,17 +125,23 @@ def check_answer(program: ast.Node, expected: Expectation, scene: Scene, executo
                            f"the program gives {_kind_text(kind, attribute)}")
     head_noun = split_concept(expected.head)[2] if expected.head else ""
     try:
-        drawn = _source_ids(program, scene, executor)
         named, head = set(), ""
         if head_noun:
             named, head = _ids_of(head_noun, scene, executor), f"'{head_noun}'"
-        if not named and expected.head_labels:
+        head_matched = bool(named)
+        labels = expected.head_labels
+        if not named and not labels and expected.source == "parser" and expected.instruction:
             # the parser's head matches nothing (a misparse: "can left"): the referring
             # reader's reading of the head, as scene labels
-            labels = set(expected.head_labels)
-            named, head = {o.id for o in scene if o.label in labels}, "'" + " / ".join(expected.head_labels) + "'"
+            labels = _reader_labels(expected.instruction, scene)
+        if not named and labels:
+            named, head = {o.id for o in scene if o.label in set(labels)}, "'" + " / ".join(labels) + "'"
         if not head:
             return AnswerCheck(True, reason="no head noun named: target concept not checked")
+        nouns = _nouns(program)
+        if head_matched and head_noun in nouns:
+            return AnswerCheck(True)  # the program draws from the head noun's own objects
+        drawn = _source_ids(nouns, scene, executor)
     except (ProgramExecutionError, ValueError) as e:
         return AnswerCheck(False, CHECK_TARGET_CONCEPT, f"the program's target concept could not be checked: {e}")
     if drawn is None or drawn & named or (not drawn and not named):
@@ -194,9 +205,9 @@ def _ids_of(noun: str, scene: Scene, executor) -> set[int]:
     return set(executor.execute(ast.Filter(ast.Scene(), noun), scene).ids)
 
 
-def _source_ids(program, scene: Scene, executor) -> set[int] | None:
-    """Objects of the kinds the program answers about; None when it names no kind."""
-    nouns = _nouns(program)
+def _source_ids(nouns: set[str], scene: Scene, executor) -> set[int] | None:
+    """Objects of the kinds the program answers about (``nouns``: ``_nouns(program)``);
+    None when it names no kind."""
     if not nouns:
         return None
     out: set[int] = set()
