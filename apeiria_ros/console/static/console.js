@@ -1,0 +1,446 @@
+// apeiria operator console: WebSocket client, top-down map (SVG), answer and trace.
+// Plain ES module, no build step, no dependencies. Protocol: apeiria_ros/console/protocol.py
+"use strict";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const $ = (id) => document.getElementById(id);
+const COLORS = {
+  red: "#e5484d", white: "#eceef1", blue: "#3e8ef7", green: "#3cb96b", black: "#2a2d33", brown: "#a0703c",
+  gray: "#8b9099", grey: "#8b9099", yellow: "#f2c94c", orange: "#f2994a", pink: "#f28cc0", purple: "#9b6cf0",
+  beige: "#d9c7a3", silver: "#c0c4cc", gold: "#d4af37", cyan: "#39c5cf", tan: "#c9a77c",
+};
+const MARKS = { true: ["\u2713", "verified against the map"], false: ["\u2717", "re-check failed"],
+                unknown: ["\u2013", "not re-checked"] };
+
+const state = {
+  ws: null, hello: null, scene: null, node: null, result: null, stepIds: null,
+  pending: new Map(), history: [], seq: 0, retry: 0, recorder: null,
+};
+
+// ---------------------------------------------------------------- connection
+function connect() {
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${proto}://${location.host}/ws`);
+  state.ws = ws;
+  setConn("connecting", "connecting\u2026");
+  ws.onopen = () => { state.retry = 0; setConn("open", "connected"); };
+  ws.onmessage = (ev) => {
+    let msg;
+    try { msg = JSON.parse(ev.data); } catch (e) { showError(`bad message from the server: ${e}`); return; }
+    try { handle(msg); } catch (e) { console.error(e); showError(`could not show a message: ${e}`); }
+  };
+  ws.onclose = (ev) => {
+    const wait = Math.min(10, 1 + state.retry++);
+    const why = ev.code === 1009 ? "the last message was too large; " : "";
+    setConn("closed", `disconnected (${why}retrying in ${wait} s)`);
+    for (const [id, p] of state.pending) failPending(id, "connection lost before the answer came");
+    setTimeout(connect, wait * 1000);
+  };
+}
+
+function send(doc) {
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) {
+    showError("not connected to the console server");
+    return false;
+  }
+  state.ws.send(JSON.stringify(doc));
+  return true;
+}
+
+function setConn(st, text) { const el = $("conn"); el.dataset.state = st; el.textContent = text; }
+
+// ---------------------------------------------------------------- messages
+function handle(msg) {
+  switch (msg.type) {
+    case "hello": onHello(msg); break;
+    case "scene": state.scene = msg.scene; renderScene(); renderMap(); break;
+    case "node": onNode(msg); break;
+    case "event": addEvent(msg.event, msg.message); break;
+    case "accepted": break;
+    case "transcript": onTranscript(msg); break;
+    case "result": onResult(msg); break;
+    case "error": onError(msg); break;
+    case "pong": break;
+    default: console.warn("unknown message", msg);
+  }
+}
+
+function onHello(h) {
+  state.hello = h;
+  $("where").textContent = `ROS_DOMAIN_ID ${h.domain_id} \u00b7 ${h.service} \u00b7 ` +
+    (h.mode === "scene" ? "own grounding node" : `map from ${h.scene_topic}`);
+
+  if (h.reasoner) $("reasoner").value = h.reasoner;
+  const mic = $("mic");
+  if (!h.speech) { mic.disabled = true; mic.title = `speech input unavailable: ${h.speech_unavailable}`; }
+  if (!state.scene) $("map-empty").textContent = h.mode === "scene" ? "loading the scene\u2026"
+    : `waiting for a SceneMap on ${h.scene_topic}\u2026`;
+}
+
+function onNode(n) {
+  state.node = n;
+  const el = $("node");
+  el.dataset.ready = String(n.ready);
+  el.textContent = n.ready ? "grounding node ready" : `grounding node: ${n.message}`;
+  el.title = n.message;
+  const d = n.diagnostics;
+  $("counters").textContent = d ? `served ${d.values.served ?? "?"} \u00b7 errors ${d.values.errors ?? "?"} \u00b7 ` +
+    `refused ${d.values.refused ?? "?"} \u00b7 queue ${d.values.queue_depth ?? "?"}/${d.values.queue_size ?? "?"}` : "";
+}
+
+function onTranscript(msg) {
+  const p = state.pending.get(msg.id);
+  if (p) { p.instruction = msg.text || "(nothing recognised)"; renderHistory(); }
+  if (msg.text) $("instruction").value = msg.text;
+  setBusy(msg.text ? `heard \u201c${msg.text}\u201d: grounding\u2026` : null);
+}
+
+function onResult(msg) {
+  const r = msg.result;
+  const p = state.pending.get(msg.id);
+  state.pending.delete(msg.id);
+  const entry = p || { id: msg.id, instruction: r.instruction };
+  entry.instruction = r.instruction;
+  entry.result = r;
+  entry.status = r.status;
+  if (!p) state.history.unshift(entry);
+  hideError();
+  if (r.status === "error" || r.status === "busy") showError(r.message || r.status);
+  showResult(r);
+  renderHistory();
+  updateBusy();
+}
+
+function onError(msg) {
+  if (msg.id && state.pending.has(msg.id)) { failPending(msg.id, msg.message); return; }
+  showError(msg.message);
+}
+
+function failPending(id, message) {
+  const p = state.pending.get(id);
+  state.pending.delete(id);
+  if (p) { p.status = "error"; p.error = message; }
+  showError(message);
+  renderHistory();
+  updateBusy();
+}
+
+// ---------------------------------------------------------------- asking
+function ask(instruction) {
+  const text = instruction.trim();
+  if (!text) { showError("type an instruction first"); return; }
+  const id = `q${++state.seq}`;
+  if (!send({ type: "ground", id, instruction: text, reasoner: $("reasoner").value })) return;
+  track(id, text);
+}
+
+function track(id, text) {
+  const entry = { id, instruction: text, status: "pending", t0: performance.now() };
+  state.pending.set(id, entry);
+  state.history.unshift(entry);
+  if (state.history.length > 50) state.history.length = 50;
+  hideError();
+  renderHistory();
+  updateBusy();
+}
+
+function updateBusy() { setBusy(state.pending.size ? "grounding\u2026" : null); }
+function setBusy(text) {
+  $("busy").hidden = !text;
+  if (text) $("busy-text").textContent = text;
+}
+
+// ---------------------------------------------------------------- microphone
+async function toggleMic() {
+  if (state.recorder) { state.recorder.stop(); return; }
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    showError("the microphone needs a secure page: open the console on localhost or over https");
+    return;
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true,
+                                                                  noiseSuppression: true } });
+  } catch (e) { showError(`no microphone: ${e.message || e}`); return; }
+  const ctx = new AudioContext();
+  const src = ctx.createMediaStreamSource(stream);
+  const proc = ctx.createScriptProcessor(4096, 1, 1);
+  const chunks = [];
+  proc.onaudioprocess = (ev) => chunks.push(new Float32Array(ev.inputBuffer.getChannelData(0)));
+  src.connect(proc);
+  proc.connect(ctx.destination);
+  const mic = $("mic");
+  mic.classList.add("recording");
+  setBusy("listening\u2026 click the microphone again to stop");
+  const timer = setTimeout(() => state.recorder && state.recorder.stop(), 8000);
+  state.recorder = {
+    stop() {
+      clearTimeout(timer);
+      state.recorder = null;
+      mic.classList.remove("recording");
+      proc.disconnect(); src.disconnect();
+      stream.getTracks().forEach((t) => t.stop());
+      const rate = ctx.sampleRate;
+      ctx.close();
+      const n = chunks.reduce((a, c) => a + c.length, 0);
+      if (n < rate * 0.2) { setBusy(null); showError("the recording is too short"); return; }
+      const id = `s${++state.seq}`;
+      if (send({ type: "speech", id, wav: toBase64(encodeWav(chunks, n, rate)), reasoner: $("reasoner").value })) {
+        track(id, "(transcribing\u2026)");
+        setBusy("transcribing\u2026");
+      } else setBusy(null);
+    },
+  };
+}
+
+function encodeWav(chunks, n, rate) {
+  const buf = new ArrayBuffer(44 + 2 * n);
+  const v = new DataView(buf);
+  const str = (o, s) => { for (let i = 0; i < s.length; i++) v.setUint8(o + i, s.charCodeAt(i)); };
+  str(0, "RIFF"); v.setUint32(4, 36 + 2 * n, true); str(8, "WAVE"); str(12, "fmt ");
+  v.setUint32(16, 16, true); v.setUint16(20, 1, true); v.setUint16(22, 1, true);
+  v.setUint32(24, rate, true); v.setUint32(28, rate * 2, true); v.setUint16(32, 2, true); v.setUint16(34, 16, true);
+  str(36, "data"); v.setUint32(40, 2 * n, true);
+  let o = 44;
+  for (const c of chunks) for (let i = 0; i < c.length; i++, o += 2) {
+    const s = Math.max(-1, Math.min(1, c[i]));
+    v.setInt16(o, s < 0 ? s * 0x8000 : s * 0x7fff, true);
+  }
+  return new Uint8Array(buf);
+}
+
+function toBase64(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+// ---------------------------------------------------------------- errors, events, history
+function showError(text) { const el = $("error"); el.textContent = text; el.hidden = false; }
+function hideError() { $("error").hidden = true; }
+
+function addEvent(event, message) {
+  const ul = $("events");
+  const li = el("li", { class: /error|unreachable|stale/.test(event) ? "warn" : "" });
+  li.append(el("time", {}, new Date().toLocaleTimeString()), el("b", {}, event), " ", message);
+  ul.prepend(li);
+  while (ul.children.length > 30) ul.lastChild.remove();
+}
+
+function renderHistory() {
+  const ul = $("history");
+  ul.replaceChildren();
+  for (const h of state.history) {
+    const li = el("li", { class: h.result && h.result === state.result ? "current" : "" });
+    li.append(el("span", { class: `badge s-${h.status}` }, h.status), el("span", { class: "h-text" }, h.instruction));
+    if (h.error) li.title = h.error;
+    if (h.result) li.addEventListener("click", () => { showResult(h.result); renderHistory(); });
+    else if (!h.error) li.classList.add("muted");
+    ul.append(li);
+  }
+}
+
+// ---------------------------------------------------------------- answer and trace
+function showResult(r) {
+  state.result = r;
+  state.stepIds = null;
+  $("answer").hidden = false;
+  const st = $("status");
+  st.textContent = r.status.replace("_", " ");
+  st.className = `badge s-${r.status}`;
+  const ver = $("verified");
+  const vkey = r.verified === true ? "true" : r.verified === false ? "false" : "unknown";
+  ver.dataset.verified = vkey;
+  ver.textContent = vkey === "true" ? "\u2713 verified" : vkey === "false" ? "\u2717 verification failed" : "not verified";
+  $("answer-instruction").textContent = `\u201c${r.instruction}\u201d`;
+  const main = $("answer-main");
+  main.replaceChildren();
+  if (r.answer !== null && r.answer !== undefined) {
+    main.append(el("span", { class: "answer-value" },
+      typeof r.answer === "string" ? r.answer : JSON.stringify(r.answer)));
+  }
+  const byId = sceneIndex();
+  for (const t of r.targets) main.append(objectChip(t.id, t.label, byId, "target"));
+  for (const a of r.anchors || []) {
+    const o = byId.get(a);
+    main.append(objectChip(a, o ? o.label : "?", byId, "anchor"));
+  }
+  if (!main.childNodes.length) main.append(el("span", { class: "muted" }, "nothing found"));
+  const msgEl = $("answer-message");
+  msgEl.hidden = !r.message;
+  msgEl.textContent = r.message || "";
+  const meta = $("answer-meta");
+  meta.replaceChildren();
+  const mismatch = state.scene && r.scene_id && r.scene_id !== state.scene.scene_id;
+  for (const [k, v, cls] of [["reasoner", r.reasoner || "?"], ["latency", `${r.latency_ms.toFixed(1)} ms`],
+    ["scene", (r.scene_id || "none") + (mismatch ? " (not the map shown)" : ""), mismatch ? "warn" : ""]]) {
+    meta.append(el("dt", {}, k), el("dd", { class: cls || "" }, v));
+  }
+  $("program-box").hidden = !r.program;
+  $("program").textContent = r.program || "";
+  renderTrace(r);
+  renderMap();
+}
+
+function objectChip(id, label, byId, kind) {
+  const o = byId.get(id);
+  const chip = el("span", { class: `chip chip-${kind}`, "data-id": String(id) },
+    `${kind} ${id} \u00b7 ${o ? o.describe : label}`);
+  chip.addEventListener("mouseenter", () => highlight([id]));
+  chip.addEventListener("mouseleave", () => highlight(null));
+  return chip;
+}
+
+function renderTrace(r) {
+  const ol = $("trace");
+  ol.replaceChildren();
+  r.steps.forEach((s, k) => {
+    const v = s.verified === true ? "true" : s.verified === false ? "false" : "unknown";
+    const li = el("li", { class: "step", "data-verified": v, "data-op": s.op });
+    li.style.setProperty("--i", String(k));
+    const [mark, why] = MARKS[v];
+    li.append(el("span", { class: "mark", title: why, "aria-label": why }, mark),
+      el("span", { class: "step-n" }, String(s.index)),
+      el("div", { class: "step-body" },
+        el("div", {}, el("code", { class: "op" }, s.op), " ", el("span", { class: "plan" }, s.plan)),
+        el("div", { class: "execution" }, s.execution || "")));
+    if (Array.isArray(s.output) && s.output.length) {
+      li.addEventListener("mouseenter", () => highlight(s.output));
+      li.addEventListener("mouseleave", () => highlight(null));
+      li.classList.add("has-ids");
+    }
+    ol.append(li);
+  });
+  if (!r.steps.length) ol.append(el("li", { class: "placeholder muted" }, "no program steps (see the message and the full trace)"));
+  $("raw-trace-box").hidden = !r.trace;
+  $("raw-trace").textContent = r.trace || "";
+}
+
+function highlight(ids) { state.stepIds = ids ? new Set(ids) : null; renderMap(); }
+
+// ---------------------------------------------------------------- map
+function sceneIndex() {
+  const m = new Map();
+  if (state.scene) for (const o of state.scene.objects) m.set(o.id, o);
+  return m;
+}
+
+function renderScene() {
+  const s = state.scene;
+  $("scene-title").textContent = s ? `${s.scene_id} \u00b7 ${s.objects.length} objects \u00b7 ${s.frame_id} \u00b7 ${s.source}` : "";
+  $("map-empty").hidden = !!(s && s.objects.length);
+  if (s && !s.objects.length) $("map-empty").textContent = "the map has no objects yet";
+  if (state.result) showResult(state.result);
+}
+
+function renderMap() {
+  const svg = $("map");
+  svg.replaceChildren();
+  const s = state.scene;
+  if (!s || !s.objects.length) return;
+  const W = 800;
+  let lo = [Infinity, Infinity], hi = [-Infinity, -Infinity];
+  const grow = (x, y) => { lo = [Math.min(lo[0], x), Math.min(lo[1], y)]; hi = [Math.max(hi[0], x), Math.max(hi[1], y)]; };
+  for (const o of s.objects) {
+    grow(o.center[0] - o.size[0] / 2, o.center[1] - o.size[1] / 2);
+    grow(o.center[0] + o.size[0] / 2, o.center[1] + o.size[1] / 2);
+  }
+  const vp = s.viewpoint;
+  if (vp) grow(vp.position[0], vp.position[1]);
+  const pad = 0.35;
+  lo = [lo[0] - pad, lo[1] - pad]; hi = [hi[0] + pad, hi[1] + pad];
+  const dx = Math.max(hi[0] - lo[0], 1), dy = Math.max(hi[1] - lo[1], 1);
+  const H = Math.round(Math.min(Math.max(W * dy / dx, 360), 900));
+  const k = Math.min(W / dx, H / dy);
+  const ox = (W - dx * k) / 2, oy = (H - dy * k) / 2;
+  const X = (x) => ox + (x - lo[0]) * k, Y = (y) => H - oy - (y - lo[1]) * k;
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+
+  // grid every metre (half metre on small maps), labelled on the edges
+  const step = Math.max(dx, dy) > 6 ? 1 : 0.5;
+  const grid = svgEl("g", { class: "grid" });
+  for (let x = Math.ceil(lo[0] / step) * step; x <= hi[0]; x += step) {
+    grid.append(svgEl("line", { x1: X(x), y1: 0, x2: X(x), y2: H, class: Math.abs(x) < 1e-9 ? "axis" : "" }));
+    grid.append(svgEl("text", { x: X(x) + 3, y: H - 5, class: "tick" }, `${+x.toFixed(1)} m`));
+  }
+  for (let y = Math.ceil(lo[1] / step) * step; y <= hi[1]; y += step) {
+    grid.append(svgEl("line", { x1: 0, y1: Y(y), x2: W, y2: Y(y), class: Math.abs(y) < 1e-9 ? "axis" : "" }));
+    grid.append(svgEl("text", { x: 4, y: Y(y) - 4, class: "tick" }, `${+y.toFixed(1)} m`));
+  }
+  svg.append(grid);
+
+  const r = state.result && (!r_scene_mismatch()) ? state.result : null;
+  const targets = new Set(r ? r.targets.map((t) => t.id) : []);
+  const anchors = new Set(r ? r.anchors || [] : []);
+  const stepIds = state.stepIds;
+  // lower objects first: what stands on a desk is drawn over the desk
+  const objs = [...s.objects].sort((a, b) => (a.center[2] + a.size[2] / 2) - (b.center[2] + b.size[2] / 2));
+  const layer = svgEl("g", { class: "objects" });
+  const labels = svgEl("g", { class: "labels" });
+  for (const o of objs) {
+    const cls = ["obj"];
+    if (targets.has(o.id)) cls.push("target");
+    if (anchors.has(o.id)) cls.push("anchor");
+    if (stepIds && stepIds.has(o.id)) cls.push("step-hl");
+    if (stepIds && !stepIds.has(o.id)) cls.push("dim");
+    const x = X(o.center[0] - o.size[0] / 2), y = Y(o.center[1] + o.size[1] / 2);
+    const w = Math.max(o.size[0] * k, 3), h = Math.max(o.size[1] * k, 3);
+    const fill = COLORS[(o.color || "").toLowerCase()] || "#8a8f98";
+    const g = svgEl("g", { class: cls.join(" "), "data-id": String(o.id) });
+    g.append(svgEl("title", {}, `object ${o.id}: ${o.describe}\ncentre (${o.center.map((v) => v.toFixed(2)).join(", ")}) m\n` +
+      `size ${o.size.map((v) => v.toFixed(2)).join(" \u00d7 ")} m` + (o.attributes.length ? `\n${o.attributes.join(", ")}` : "") +
+      (o.score !== null ? `\nscore ${o.score.toFixed(2)}` : "")));
+    g.append(svgEl("rect", { x, y, width: w, height: h, rx: 3, fill, class: "box" }));
+    if (o.front) {
+      const cx = X(o.center[0]), cy = Y(o.center[1]), L = Math.min(w, h) / 2 + 8;
+      g.append(svgEl("line", { x1: cx, y1: cy, x2: cx + o.front[0] * L, y2: cy - o.front[1] * L, class: "front" }));
+    }
+    if (targets.has(o.id)) {  // a ring, so a small target is found at a glance
+      g.append(svgEl("circle", { cx: X(o.center[0]), cy: Y(o.center[1]), r: Math.hypot(w, h) / 2 + 9, class: "ring" }));
+    }
+    layer.append(g);
+    const tag = targets.has(o.id) ? "\u25ce " : anchors.has(o.id) ? "\u25c7 " : "";
+    // big footprints (tables, desks) carry their label in a corner, so what stands on them keeps the centre
+    const big = w > 110 && h > 44;
+    labels.append(svgEl("text", { x: big ? x + 6 : X(o.center[0]), y: big ? y + 15 : Y(o.center[1]) + 4,
+                                  class: `label ${big ? "corner " : ""}${cls.slice(1).join(" ")}`,
+                                  "data-id": String(o.id) }, `${tag}${o.id} ${o.label}`));
+  }
+  svg.append(layer, labels);
+  if (vp) {
+    const px = X(vp.position[0]), py = Y(vp.position[1]);
+    const ang = Math.atan2(-(vp.look_at[1] - vp.position[1]), vp.look_at[0] - vp.position[0]);
+    const g = svgEl("g", { class: "viewpoint", transform: `translate(${px} ${py}) rotate(${ang * 180 / Math.PI})` });
+    g.append(svgEl("path", { d: "M 14 0 L -8 -9 L -8 9 Z" }));
+    g.append(svgEl("title", {}, `viewpoint${vp.given ? "" : " (default)"}: left / right / front are seen from here`));
+    svg.append(g, svgEl("text", { x: px + 12, y: py + 18, class: "tick vp-label" }, "viewpoint"));
+  }
+}
+
+function r_scene_mismatch() {
+  const r = state.result, s = state.scene;
+  return r && s && r.scene_id && r.scene_id !== s.scene_id;
+}
+
+// ---------------------------------------------------------------- DOM helpers
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) if (v !== "") e.setAttribute(k, v);
+  e.append(...kids);
+  return e;
+}
+
+function svgEl(tag, attrs, text) {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) if (v !== "") e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+// ---------------------------------------------------------------- start
+$("ask").addEventListener("submit", (ev) => { ev.preventDefault(); ask($("instruction").value); });
+$("mic").addEventListener("click", () => { toggleMic().catch((e) => showError(String(e))); });
+window.addEventListener("resize", () => renderMap());
+// for tests and the browser console: what a page (or a broken one) may send
+window.apeiriaConsole = { state, sendRaw: (text) => state.ws && state.ws.send(text), ask };
+connect();
