@@ -55,6 +55,7 @@ def run(args) -> int:
         import aiohttp  # noqa: F401
     except ImportError:
         die("apeiria console needs aiohttp (pip install -r requirements/ros.txt)")
+    grounding_params(args.set)  # refuse a bad --set before anything starts
     logs = ros_log_dir(args.log_dir)
     env = apply_ros_environment(args.domain_id, logs / "ros")
     scene = None
@@ -109,16 +110,21 @@ async def _serve(args, env: dict, logs: Path, scene) -> int:
             nodes.stop()
 
 
-def _start_grounding_node(args, env: dict, logs: Path):
+def grounding_params(items: list[str]) -> dict:
     from apeiria_ros.commands.bringup import parse_overrides
-    from apeiria_ros.launching import NodeSpec, ProcessGroup
-
     from apeiria_ros.grounding_node import PARAMS
 
-    params = parse_overrides([f"grounding_node.{s}" for s in args.set]).get("grounding_node", {})
+    params = parse_overrides([f"grounding_node.{s}" for s in items]).get("grounding_node", {})
     unknown = sorted(set(params) - {p.name for p in PARAMS})
     if unknown:
         die(f"--set: the grounding node has no parameter {', '.join(unknown)}")
+    return params
+
+
+def _start_grounding_node(args, env: dict, logs: Path):
+    from apeiria_ros.launching import NodeSpec, ProcessGroup
+
+    params = grounding_params(args.set)
     params.update(scene_topic=args.scene_topic, service_name=args.service, status_topic=args.status_topic,
                   scene_file="")
     group = ProcessGroup(env, logs)
