@@ -175,8 +175,8 @@ def test_cross_origin_websocket_is_refused(scene_console):
 @pytest.mark.skipif(shutil.which("espeak-ng") is None and not REQUIRE_ROS,
                     reason="espeak-ng not installed (requirements/apt.txt)")
 def test_spoken_instruction_through_the_browser_microphone(scene_console, tmp_path):
-    wav = tmp_path / "red_mug.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav), "the red mug"], check=True)
+    wav = tmp_path / "white_mug.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav), "the white mug"], check=True)
     # Chromium's fake microphone plays the file once (%noloop), then silence
     fake_mic = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                 f"--use-file-for-fake-audio-capture={wav}%noloop")
@@ -190,9 +190,10 @@ def test_spoken_instruction_through_the_browser_microphone(scene_console, tmp_pa
         page.click("#mic")
         page.wait_for_function("() => { const r = window.apeiriaConsole.state.result; return r && r.status; }",
                                timeout=60000)
-        assert page.input_value("#instruction") == "the red mug"
+        assert page.input_value("#instruction") == "the white mug"  # the transcript
         assert page.inner_text("#status").lower() == "ok"
-        assert page.eval_on_selector_all("#map g.obj.target", "els => els.map(e => +e.dataset.id)") == [1]
+        assert page.locator("#history li .h-text").first.text_content() == "the white mug"
+        assert page.eval_on_selector_all("#map g.obj.target", "els => els.map(e => +e.dataset.id)") == [2]
         assert errors == []
 
 

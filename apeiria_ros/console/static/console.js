@@ -159,8 +159,9 @@ async function toggleMic() {
   }
   let stream;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true,
-                                                                  noiseSuppression: true } });
+    // unprocessed audio: the recogniser normalises it itself, and filters smear short words
+    stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: false,
+                                                                  noiseSuppression: false, autoGainControl: false } });
   } catch (e) { showError(`no microphone: ${e.message || e}`); return; }
   const ctx = new AudioContext();
   const src = ctx.createMediaStreamSource(stream);
