@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-fast test-kernels fuzz bench lint clean
+.PHONY: setup demo test test-fast test-kernels fuzz bench lint clean console-screenshot
 
 setup:
 	scripts/setup.sh
@@ -35,6 +35,10 @@ fuzz: setup
 
 test-fast:
 	$(PY) -m pytest -q -x tests -m "not slow"
+
+# docs/images/ros_console.png: `apeiria console` in headless chromium (docs/console.md)
+console-screenshot: setup
+	$(PY) scripts/console_screenshot.py
 
 bench: setup
 	$(PY) -m benchmarks.run --out benchmarks/results --no-docs

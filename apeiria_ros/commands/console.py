@@ -76,7 +76,7 @@ async def _serve(args, env: dict, logs: Path, scene) -> int:
     nodes = None
     server = ConsoleServer(host=args.host, port=args.port, service=args.service, scene_topic=args.scene_topic,
                            status_topic=args.status_topic, timeout=args.timeout, reasoner=args.reasoner,
-                           owned_scene=scene, owned_source=f"file {args.scene}" if scene is not None else "")
+                           owned_scene=scene, owned_source=f"file {Path(args.scene).name}" if scene is not None else "")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -377,7 +377,7 @@ function renderMap() {
   // lower objects first: what stands on a desk is drawn over the desk
   const objs = [...s.objects].sort((a, b) => (a.center[2] + a.size[2] / 2) - (b.center[2] + b.size[2] / 2));
   const layer = svgEl("g", { class: "objects" });
-  const labels = svgEl("g", { class: "labels" });
+  const pending = [];
   for (const o of objs) {
     const cls = ["obj"];
     if (targets.has(o.id)) cls.push("target");
@@ -401,13 +401,10 @@ function renderMap() {
     }
     layer.append(g);
     const tag = targets.has(o.id) ? "\u25ce " : anchors.has(o.id) ? "\u25c7 " : "";
-    // big footprints (tables, desks) carry their label in a corner, so what stands on them keeps the centre
-    const big = w > 110 && h > 44;
-    labels.append(svgEl("text", { x: big ? x + 6 : X(o.center[0]), y: big ? y + 15 : Y(o.center[1]) + 4,
-                                  class: `label ${big ? "corner " : ""}${cls.slice(1).join(" ")}`,
-                                  "data-id": String(o.id) }, `${tag}${o.id} ${o.label}`));
+    const prio = targets.has(o.id) ? 3 : anchors.has(o.id) ? 2 : stepIds && stepIds.has(o.id) ? 1 : 0;
+    pending.push({ o, x, y, w, h, prio, text: `${tag}${o.id} ${o.label}`, cls: cls.slice(1).join(" ") });
   }
-  svg.append(layer, labels);
+  svg.append(layer, placeLabels(pending, X, Y, W, H));
   if (vp) {
     const px = X(vp.position[0]), py = Y(vp.position[1]);
     const ang = Math.atan2(-(vp.look_at[1] - vp.position[1]), vp.look_at[0] - vp.position[0]);
@@ -416,6 +413,37 @@ function renderMap() {
     g.append(svgEl("title", {}, `viewpoint${vp.given ? "" : " (default)"}: left / right / front are seen from here`));
     svg.append(g, svgEl("text", { x: px + 12, y: py + 18, class: "tick vp-label" }, "viewpoint"));
   }
+}
+
+// Labels without overlaps: highlighted objects first, then the larger ones; a label that
+// finds no free place is left out (its object keeps its tooltip). Big footprints (tables,
+// desks) carry theirs in a corner, so what stands on them keeps the centre.
+function placeLabels(items, X, Y, W, H) {
+  const g = svgEl("g", { class: "labels" });
+  const placed = [];
+  const free = (b) => b.x0 >= 0 && b.x1 <= W && b.y0 >= 0 && b.y1 <= H &&
+    placed.every((p) => b.x1 < p.x0 || b.x0 > p.x1 || b.y1 < p.y0 || b.y0 > p.y1);
+  items.sort((a, b) => b.prio - a.prio || b.w * b.h - a.w * a.h);
+  for (const it of items) {
+    const bold = it.prio >= 2;
+    const tw = it.text.length * (bold ? 7.6 : 6.6), th = bold ? 14 : 12;
+    const cx = X(it.o.center[0]), cy = Y(it.o.center[1]);
+    const big = it.w > 110 && it.h > 44;
+    const spots = big ? [[it.x + 6, it.y + 15, "start"]] : [];
+    spots.push([cx, cy + 4, "middle"], [cx, it.y - 5, "middle"], [cx, it.y + it.h + th, "middle"],
+               [it.x + it.w + 4, cy + 4, "start"], [it.x - 4, cy + 4, "end"]);
+    const boxOf = ([x, y, anchor]) => {
+      const x0 = anchor === "start" ? x : anchor === "end" ? x - tw : x - tw / 2;
+      return { x0, x1: x0 + tw, y0: y - th + 2, y1: y + 3 };
+    };
+    let spot = spots.find((sp) => free(boxOf(sp)));
+    if (!spot && it.prio === 3) spot = spots[0];  // a target is always named
+    if (!spot) continue;
+    placed.push(boxOf(spot));
+    const [x, y, anchor] = spot;
+    g.append(svgEl("text", { x, y, "text-anchor": anchor, class: `label ${it.cls}`, "data-id": String(it.o.id) }, it.text));
+  }
+  return g;
 }
 
 function r_scene_mismatch() {
