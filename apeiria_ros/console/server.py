@@ -307,6 +307,9 @@ class ConsoleServer:
                 and now - self._ready_since < 10.0:
             # the node we started is up but has not taken our map yet
             st["ready"], st["message"] = False, "grounding node up, loading the scene..."
+        elif diag is not None and not node_scene:
+            # requests still go through (the node answers them with an error saying so)
+            st["ready"], st["message"] = False, "the grounding node has no scene yet"
         else:
             st["ready"] = True
             st["message"] = "ready"
