@@ -31,7 +31,8 @@ test-kernels: setup
 FUZZ_EXAMPLES ?= 100000
 fuzz: setup
 	APEIRIA_REQUIRE_ROS=1 APEIRIA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
-	  --hypothesis-show-statistics tests/fuzz tests/ros/test_fuzz_scene_map.py
+	  --hypothesis-show-statistics tests/fuzz tests/ros/test_fuzz_scene_map.py \
+	  tests/ros/test_console_protocol.py::test_fuzz_any_frame_is_a_request_or_a_protocol_error
 
 test-fast:
 	$(PY) -m pytest -q -x tests -m "not slow"

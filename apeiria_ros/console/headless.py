@@ -18,7 +18,8 @@ from pathlib import Path
 
 CHROMIUM = os.environ.get("APEIRIA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]  # containers often have a tiny /dev/shm
 _URL = re.compile(r"serving (http://\S+/)")
 
 
