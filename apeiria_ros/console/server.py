@@ -177,6 +177,10 @@ class ConsoleServer:
         from apeiria_ros.console.bridge import NodeUnavailable
         from apeiria_ros.conversions.result import msg_to_result
 
+        if self.node_state["exited"]:
+            # (DDS may still list a killed node's service for a while: do not wait on it)
+            raise ProtocolError(f"the grounding node this console started has exited "
+                                f"({self.node_state['exited'][:200]}); restart `apeiria console`", rid)
         try:
             msg = await self.bridge.ground(instruction, reasoner, self.timeout)
         except NodeUnavailable as e:

@@ -250,3 +250,61 @@ def test_console_refuses_a_bad_scene_and_an_unknown_parameter(ros_env, tmp_path)
     p = subprocess.run(base + ["--scene", str(tmp_path / "k.json"), "--set", "no_such_param=1"], env=ros_env,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "no parameter no_such_param" in p.stderr and "Traceback" not in p.stderr
+
+
+def _pids_with_log_dir(ros_log_dir) -> list[int]:
+    from pathlib import Path
+
+    marker = f"ROS_LOG_DIR={ros_log_dir}".encode()
+    found = []
+    for env_file in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in env_file.read_bytes().split(b"\0"):
+                found.append(int(env_file.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_dying_grounding_node_is_reported_and_nothing_is_left_behind(ros_env, tmp_path):
+    import os
+    import signal
+
+    logs = (tmp_path / "logs").resolve()
+    env = _env(ros_env, OWN_DOMAIN)
+    env.pop("ROS_LOG_DIR", None)
+    c = ConsoleProcess(["--scene", str(DEMO_SCENE), "--domain-id", OWN_DOMAIN, "--log-dir", str(logs)], env=env)
+    try:
+        with chromium_page() as page:
+            page.goto(c.url)
+            wait_ready(page)
+            nodes = [p for p in _pids_with_log_dir(logs / "ros") if p != c.proc.pid]
+            assert len(nodes) == 1, nodes  # the grounding node it started
+            os.kill(nodes[0], signal.SIGKILL)
+            page.wait_for_function("() => document.getElementById('node').textContent.includes('exited')",
+                                   timeout=20000)
+            assert "grounding_node exited with status -9" in page.inner_text("#node")
+            page.fill("#instruction", "the red mug")
+            page.click("#submit")
+            page.wait_for_selector("#error:not([hidden])", timeout=10000)
+            assert "the grounding node this console started has exited" in page.inner_text("#error")
+            assert json.load(urllib.request.urlopen(c.url + "healthz", timeout=5))["ready"] is False
+    finally:
+        rc = c.stop()
+    assert rc == 0, c.text[-2000:]
+    assert "apeiria console: stopping" in c.text
+    assert _pids_with_log_dir(logs / "ros") == []
+
+
+def test_a_busy_port_is_one_line(ros_env, tmp_path):
+    import socket
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        p = subprocess.run([sys.executable, "-m", "apeiria_model.cli.main", "console", "--port", str(port),
+                            "--domain-id", OWN_DOMAIN, "--log-dir", str(tmp_path)],
+                           env=ros_env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and f"cannot serve on 127.0.0.1:{port}" in p.stderr and "Traceback" not in p.stderr
