@@ -30,6 +30,8 @@ def register(subparsers) -> None:
                    help="address to serve on (default 127.0.0.1; 0.0.0.0 lets other machines in: the page commands the robot)")
     p.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 = any free port)")
     p.add_argument("--service", default="/apeiria/ground", help="the grounding node's Ground service")
+    p.add_argument("--action", default="/apeiria/ground_action",
+                   help="the grounding node's Ground action (live steps on the page; '' = the service only)")
     p.add_argument("--scene-topic", default="/apeiria/scene_map", help="SceneMap topic the grounding node follows")
     p.add_argument("--status-topic", default="/apeiria/grounding_status", help="the grounding node's status events")
     p.add_argument("--reasoner", default="", choices=("", "symbolic", "neural", "hybrid"),
@@ -76,7 +78,7 @@ async def _serve(args, env: dict, logs: Path, scene) -> int:
     nodes = None
     server = ConsoleServer(host=args.host, port=args.port, service=args.service, scene_topic=args.scene_topic,
                            status_topic=args.status_topic, timeout=args.timeout, reasoner=args.reasoner,
-                           owned_scene=scene, owned_source=f"file {Path(args.scene).name}" if scene is not None else "")
+                           action=args.action, owned_scene=scene, owned_source=f"file {Path(args.scene).name}" if scene is not None else "")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -127,6 +129,8 @@ def _start_grounding_node(args, env: dict, logs: Path):
     params = grounding_params(args.set)
     params.update(scene_topic=args.scene_topic, service_name=args.service, status_topic=args.status_topic,
                   scene_file="")
+    if args.action:
+        params["action_name"] = args.action
     group = ProcessGroup(env, logs)
     try:
         group.start(NodeSpec("grounding_node", params_files=[str(GROUNDING_CONFIG)], params=params))

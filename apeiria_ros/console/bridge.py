@@ -1,6 +1,7 @@
 """The console's ROS 2 side: one node on its own context and executor thread.
 
-It calls the grounding node's Ground service, follows the SceneMap topic (the map the
+It calls the grounding node's Ground action (its feedback streams each stage and step to
+the page) or, where no action server answers, its Ground service; it follows the SceneMap topic (the map the
 node reasons over), the node's status events and its /diagnostics counters, and, when
 the console owns the scene (``--scene``), publishes that scene as a latched SceneMap.
 Callbacks only hand messages to the asyncio loop; conversions run off the executor.
@@ -21,7 +22,7 @@ class NodeUnavailable(RuntimeError):
 
 class RosBridge:
     def __init__(self, loop: asyncio.AbstractEventLoop, *, service: str, scene_topic: str, status_topic: str,
-                 diagnostics_topic: str = "/diagnostics",
+                 action: str = "", diagnostics_topic: str = "/diagnostics",
                  on_scene: Callable[[Any], None], on_status: Callable[[dict], None],
                  on_diagnostics: Callable[[dict], None]):
         import rclpy
@@ -43,6 +44,15 @@ class RosBridge:
         self.node = rclpy.create_node(f"apeiria_console_{os.getpid()}", context=self.context)
         group = ReentrantCallbackGroup()
         self.client = self.node.create_client(Ground, service, callback_group=group)
+        self.action_name = action
+        self.action = None
+        if action:
+            from rclpy.action import ActionClient
+
+            from apeiria.action import Ground as GroundAction
+
+            self._GroundAction = GroundAction
+            self.action = ActionClient(self.node, GroundAction, action, callback_group=group)
         self._scene_pub = None
         self._call = lambda fn, *a: loop.call_soon_threadsafe(fn, *a)
         self.node.create_subscription(SceneMap, scene_topic, lambda m: self._call(on_scene, m),
@@ -85,30 +95,65 @@ class RosBridge:
             self._scene_pub = self.node.create_publisher(self._SceneMap, self.scene_topic, qos_profile("latched"))
         self._scene_pub.publish(scene_to_msg(scene, stamp=self.node.get_clock().now().to_msg()))
 
-    async def ground(self, instruction: str, reasoner: str, timeout: float):
-        """The GroundingResult message; NodeUnavailable / TimeoutError."""
-        if not self.client.service_is_ready():
-            raise NodeUnavailable(f"no grounding node serves {self.service} on ROS_DOMAIN_ID="
-                                  f"{os.environ.get('ROS_DOMAIN_ID', '0')}")
-        fut = self.client.call_async(self._Ground.Request(instruction=instruction, reasoner=reasoner))
+    @property
+    def action_ready(self) -> bool:
+        return self.action is not None and self.action.server_is_ready()
+
+    async def _wait(self, fut, timeout: float):
+        """An rclpy future, awaited on the asyncio loop (its callback runs on the executor)."""
         done: asyncio.Future = self.loop.create_future()
 
         def _resolve(f):
             if not done.done():
                 if f.cancelled():
-                    done.set_exception(NodeUnavailable("the Ground call was cancelled"))
+                    done.set_exception(NodeUnavailable("the request was cancelled"))
                 elif f.exception() is not None:
                     done.set_exception(f.exception())
                 else:
                     done.set_result(f.result())
 
         fut.add_done_callback(lambda f: self.loop.call_soon_threadsafe(_resolve, f))
+        return await asyncio.wait_for(done, max(0.0, timeout))
+
+    def _unavailable(self) -> NodeUnavailable:
+        return NodeUnavailable(f"no grounding node serves {self.service} on ROS_DOMAIN_ID="
+                               f"{os.environ.get('ROS_DOMAIN_ID', '0')}")
+
+    async def ground(self, instruction: str, reasoner: str, timeout: float, on_feedback=None):
+        """The GroundingResult message; NodeUnavailable / TimeoutError. Through the Ground
+        action when its server is up (``on_feedback(feedback_msg)`` gets each stage and
+        step as the node reasons, on the loop), else through the Ground service."""
+        if on_feedback is not None and self.action_ready:
+            return await self._ground_action(instruction, reasoner, timeout, on_feedback)
+        if not self.client.service_is_ready():
+            raise self._unavailable()
+        fut = self.client.call_async(self._Ground.Request(instruction=instruction, reasoner=reasoner))
         try:
-            resp = await asyncio.wait_for(done, timeout)
+            resp = await self._wait(fut, timeout)
         except asyncio.TimeoutError:
             self.client.remove_pending_request(fut)
             raise TimeoutError(f"the grounding node at {self.service} did not answer within {timeout:g} s") from None
         return resp.result
+
+    async def _ground_action(self, instruction: str, reasoner: str, timeout: float, on_feedback):
+        import time
+
+        deadline = time.monotonic() + timeout
+        goal = self._GroundAction.Goal(instruction=instruction, reasoner=reasoner)
+        sent = self.action.send_goal_async(goal, feedback_callback=lambda fb: self._call(on_feedback, fb.feedback))
+        late = TimeoutError(f"the grounding node at {self.action_name} did not answer within {timeout:g} s")
+        try:
+            handle = await self._wait(sent, deadline - time.monotonic())
+        except asyncio.TimeoutError:
+            raise late from None
+        if not handle.accepted:
+            raise NodeUnavailable(f"the grounding node at {self.action_name} refused the request")
+        try:
+            res = await self._wait(handle.get_result_async(), deadline - time.monotonic())
+        except asyncio.TimeoutError:
+            handle.cancel_goal_async()  # the node drops it instead of reasoning for nobody
+            raise late from None
+        return res.result.result
 
     def close(self) -> None:
         import rclpy

@@ -35,8 +35,9 @@ class ConsoleProcess:
         self.url = ""
         threading.Thread(target=self._read, daemon=True).start()
         if not self._url.wait(timeout) or not self.url:
-            self.stop()
-            raise RuntimeError(f"apeiria console did not start within {timeout:g} s:\n{self.text[-3000:]}")
+            rc = self.stop()
+            why = f"exited with status {rc}" if self._url.is_set() else f"did not serve within {timeout:g} s"
+            raise RuntimeError(f"apeiria console {why}:\n{self.text[-3000:]}")
 
     def _read(self) -> None:
         for line in self.proc.stdout:

@@ -41,8 +41,9 @@ class ConsoleServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 8080, service: str = "/apeiria/ground",
                  scene_topic: str = "/apeiria/scene_map", status_topic: str = "/apeiria/grounding_status",
                  timeout: float = 30.0, reasoner: str = "", owned_scene=None, owned_source: str = "",
-                 nodes=None):
+                 nodes=None, action: str = "/apeiria/ground_action"):
         self.host, self.port = host, port
+        self.action = action
         self.service, self.scene_topic, self.status_topic = service, scene_topic, status_topic
         self.timeout, self.default_reasoner = timeout, reasoner
         self.owned_scene, self.owned_source, self.nodes = owned_scene, owned_source, nodes
@@ -67,7 +68,7 @@ class ConsoleServer:
 
         loop = asyncio.get_running_loop()
         self.bridge = RosBridge(loop, service=self.service, scene_topic=self.scene_topic,
-                                status_topic=self.status_topic, on_scene=self._on_scene_msg,
+                                status_topic=self.status_topic, action=self.action, on_scene=self._on_scene_msg,
                                 on_status=self._on_status, on_diagnostics=self._on_diagnostics)
         if self.owned_scene is not None:
             self._set_scene(self.owned_scene, self.owned_source, key=time.time_ns())
@@ -181,8 +182,15 @@ class ConsoleServer:
             # (DDS may still list a killed node's service for a while: do not wait on it)
             raise ProtocolError(f"the grounding node this console started has exited "
                                 f"({self.node_state['exited'][:200]}); restart `apeiria console`", rid)
+        def progress(fb):  # on the loop: one Ground action feedback message
+            doc = {"type": "progress", "id": rid, "stage": fb.stage, "index": int(fb.step_index),
+                   "count": int(fb.step_count), "text": fb.text}
+            if fb.stage == "step":
+                doc["step"] = _step_json(fb.step)
+            self._spawn(self._send(ws, doc))
+
         try:
-            msg = await self.bridge.ground(instruction, reasoner, self.timeout)
+            msg = await self.bridge.ground(instruction, reasoner, self.timeout, on_feedback=progress)
         except NodeUnavailable as e:
             hint = ("the grounding node the console started is not up yet" if self.nodes is not None
                     else "start one (`apeiria bringup`) or run `apeiria console --scene FILE`")
@@ -232,7 +240,7 @@ class ConsoleServer:
 
     # --- messages to pages --------------------------------------------------------------
     def _hello(self) -> dict:
-        return {"type": "hello", "service": self.service, "scene_topic": self.scene_topic,
+        return {"type": "hello", "service": self.service, "action": self.action, "scene_topic": self.scene_topic,
                 "mode": "scene" if self.owned_scene is not None else "attach",
                 "domain_id": os.environ.get("ROS_DOMAIN_ID", "0"), "reasoner": self.default_reasoner,
                 "speech": self._speech_ok, "speech_unavailable": self._speech_why,
@@ -342,6 +350,18 @@ async def _headers(request: web.Request, handler):
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("Referrer-Policy", "no-referrer")
     return resp
+
+
+def _step_json(m) -> dict:
+    from dataclasses import asdict
+
+    from apeiria_ros.conversions.result import msg_to_step
+
+    try:
+        return asdict(msg_to_step(m))
+    except (ValueError, TypeError):  # a malformed output value: the step without it
+        return {"index": int(m.index), "op": m.op, "plan": m.plan, "execution": m.execution, "inputs": [],
+                "output": None, "verified": None}
 
 
 def _speech_available() -> tuple[bool, str]:

@@ -33,6 +33,7 @@ from apeiria_ros.console.headless import ConsoleProcess, ask, chromium_page, wai
 DEMO_SCENE = REPO_ROOT / "config" / "demo_scene.json"
 # --scene runs a grounding node of its own: on a domain no other test uses
 OWN_DOMAIN = str((DOMAIN_ID + 37) % 100 + 1)
+SPARE_DOMAIN = str((DOMAIN_ID + 71) % 100 + 1)  # one console whose node gets killed
 
 
 def _env(ros_env, domain):
@@ -89,6 +90,10 @@ def test_typed_instruction_answer_boxes_and_trace(scene_console):
             assert li.get_attribute("data-verified") == "true"
             assert li.locator(".mark").inner_text() == "\u2713"
             assert s.plan in li.inner_text()
+        # the steps came in one by one first (the Ground action's feedback), then the result
+        fb = page.evaluate("() => window.apeiriaConsole.state.progressLog.map(p => p.stage + ':' + p.index)")
+        assert "reasoning:0" in fb
+        assert [f for f in fb if f.startswith("step:")] == [f"step:{s.index}" for s in expected.steps]
         # hovering a step highlights what it found on the map
         steps.nth(0).hover()
         hl = page.eval_on_selector_all("#map g.obj.step-hl", "els => els.map(e => +e.dataset.id)")
@@ -203,7 +208,8 @@ def test_attaches_to_a_running_grounding_node_and_its_scene_map(ros, ros_env, lo
     from apeiria_ros.qos import qos_profile
 
     topic, service = "/console_test/scene_map", "/console_test/ground"
-    args = ["--scene-topic", topic, "--service", service, "--domain-id", str(DOMAIN_ID), "--log-dir", str(tmp_path)]
+    args = ["--scene-topic", topic, "--service", service, "--action", "", "--domain-id", str(DOMAIN_ID),
+            "--log-dir", str(tmp_path)]
     with ConsoleProcess(args, env=ros_env) as c, chromium_page() as page:
         errors = _page_errors(page)
         page.goto(c.url)
@@ -217,7 +223,9 @@ def test_attaches_to_a_running_grounding_node_and_its_scene_map(ros, ros_env, lo
         assert f"no grounding node serves {service}" in page.inner_text("#error")
         # a grounding node comes up and a map is published: the page follows both
         g = ProcessGroup(ros_env, log_dir / "console_attach")
+        # (no --action given to the console: it grounds through the service)
         g.start(NodeSpec("grounding_node", params={"scene_topic": topic, "service_name": service,
+                                                   "action_name": "/console_test/ground_action",
                                                    "publish_goal": False}))
         pub = ros.node.create_publisher(SceneMap, topic, qos_profile("latched"))
         try:
@@ -230,6 +238,7 @@ def test_attaches_to_a_running_grounding_node_and_its_scene_map(ros, ros_env, lo
             assert page.inner_text("#status").lower() == "ok"
             assert page.eval_on_selector_all("#map g.obj.target", "els => els.map(e => +e.dataset.id)") == [11]
             assert "kitchen_test" in page.inner_text("#answer-meta")
+            assert page.evaluate("() => window.apeiriaConsole.state.progressLog.length") == 0
         finally:
             ros.node.destroy_publisher(pub)
             g.stop()
@@ -271,9 +280,9 @@ def test_a_dying_grounding_node_is_reported_and_nothing_is_left_behind(ros_env, 
     import signal
 
     logs = (tmp_path / "logs").resolve()
-    env = _env(ros_env, OWN_DOMAIN)
+    env = _env(ros_env, SPARE_DOMAIN)
     env.pop("ROS_LOG_DIR", None)
-    c = ConsoleProcess(["--scene", str(DEMO_SCENE), "--domain-id", OWN_DOMAIN, "--log-dir", str(logs)], env=env)
+    c = ConsoleProcess(["--scene", str(DEMO_SCENE), "--domain-id", SPARE_DOMAIN, "--log-dir", str(logs)], env=env)
     try:
         with chromium_page() as page:
             page.goto(c.url)

@@ -15,6 +15,9 @@ const MARKS = { true: ["\u2713", "verified against the map"], false: ["\u2717", 
 const state = {
   ws: null, hello: null, scene: null, node: null, result: null, stepIds: null,
   pending: new Map(), history: [], seq: 0, retry: 0, recorder: null,
+  streamedSteps: 0,
+  live: null,          // {id, lines, steps}: the Ground action's feedback for the request in flight
+  progressLog: [],     // every feedback message of this page (stage, index, id): for tests and debugging
 };
 
 // ---------------------------------------------------------------- connection
@@ -58,6 +61,7 @@ function handle(msg) {
     case "event": addEvent(msg.event, msg.message); break;
     case "accepted": break;
     case "transcript": onTranscript(msg); break;
+    case "progress": onProgress(msg); break;
     case "result": onResult(msg); break;
     case "error": onError(msg); break;
     case "pong": break;
@@ -95,6 +99,30 @@ function onTranscript(msg) {
   setBusy(msg.text ? `heard \u201c${msg.text}\u201d: grounding\u2026` : null);
 }
 
+// The Ground action's feedback: queued / reasoning / thinking lines / each verified step,
+// shown in the trace panel as they come (the result then replaces them).
+function onProgress(msg) {
+  state.progressLog.push({ id: msg.id, stage: msg.stage, index: msg.index, count: msg.count });
+  if (state.progressLog.length > 500) state.progressLog.splice(0, 100);
+  if (!state.pending.has(msg.id)) return;
+  if (!state.live || state.live.id !== msg.id) state.live = { id: msg.id, lines: [], steps: [] };
+  const live = state.live;
+  if (msg.stage === "queued" || msg.stage === "reasoning") setBusy(msg.text);
+  else if (msg.stage === "thinking") live.lines.push(msg.text);
+  else if (msg.stage === "step" && msg.step) {
+    live.steps.push(msg.step);
+    setBusy(`step ${msg.index} of ${msg.count} verified\u2026`);
+  }
+  if (msg.stage === "thinking" || msg.stage === "step") {
+    const ol = $("trace");
+    ol.replaceChildren();
+    if (live.lines.length) {
+      ol.append(el("li", { class: "thinking" }, el("pre", {}, live.lines.slice(-12).join("\n"))));
+    }
+    live.steps.forEach((st, k) => ol.append(stepItem(st, k)));
+  }
+}
+
 function onResult(msg) {
   const r = msg.result;
   const p = state.pending.get(msg.id);
@@ -104,6 +132,8 @@ function onResult(msg) {
   entry.result = r;
   entry.status = r.status;
   if (!p) state.history.unshift(entry);
+  state.streamedSteps = state.live && state.live.id === msg.id ? state.live.steps.length : 0;
+  if (state.live && state.live.id === msg.id) state.live = null;
   hideError();
   if (r.status === "error" || r.status === "busy") showError(r.message || r.status);
   showResult(r);
@@ -295,26 +325,33 @@ function objectChip(id, label, byId, kind) {
 function renderTrace(r) {
   const ol = $("trace");
   ol.replaceChildren();
-  r.steps.forEach((s, k) => {
-    const v = s.verified === true ? "true" : s.verified === false ? "false" : "unknown";
-    const li = el("li", { class: "step", "data-verified": v, "data-op": s.op });
-    li.style.setProperty("--i", String(k));
-    const [mark, why] = MARKS[v];
-    li.append(el("span", { class: "mark", title: why, "aria-label": why }, mark),
-      el("span", { class: "step-n" }, String(s.index)),
-      el("div", { class: "step-body" },
-        el("div", {}, el("code", { class: "op" }, s.op), " ", el("span", { class: "plan" }, s.plan)),
-        el("div", { class: "execution" }, s.execution || "")));
-    if (Array.isArray(s.output) && s.output.length) {
-      li.addEventListener("mouseenter", () => highlight(s.output));
-      li.addEventListener("mouseleave", () => highlight(null));
-      li.classList.add("has-ids");
-    }
-    ol.append(li);
-  });
+  const streamed = state.streamedSteps === r.steps.length;  // already seen one by one: no entrance again
+  state.streamedSteps = 0;
+  r.steps.forEach((s, k) => ol.append(stepItem(s, streamed ? -1 : k)));
   if (!r.steps.length) ol.append(el("li", { class: "placeholder muted" }, "no program steps (see the message and the full trace)"));
   $("raw-trace-box").hidden = !r.trace;
   $("raw-trace").textContent = r.trace || "";
+}
+
+// One trace step: its verification mark, index, operation, plan and what executing it found.
+// k >= 0 staggers its entrance (a whole trace at once); -1 shows it at once (streamed).
+function stepItem(s, k) {
+  const v = s.verified === true ? "true" : s.verified === false ? "false" : "unknown";
+  const li = el("li", { class: "step", "data-verified": v, "data-op": s.op });
+  li.style.setProperty("--i", String(Math.max(k, 0)));
+  if (k < 0) li.classList.add("streamed");
+  const [mark, why] = MARKS[v];
+  li.append(el("span", { class: "mark", title: why, "aria-label": why }, mark),
+    el("span", { class: "step-n" }, String(s.index)),
+    el("div", { class: "step-body" },
+      el("div", {}, el("code", { class: "op" }, s.op), " ", el("span", { class: "plan" }, s.plan)),
+      el("div", { class: "execution" }, s.execution || "")));
+  if (Array.isArray(s.output) && s.output.length) {
+    li.addEventListener("mouseenter", () => highlight(s.output));
+    li.addEventListener("mouseleave", () => highlight(null));
+    li.classList.add("has-ids");
+  }
+  return li;
 }
 
 function highlight(ids) { state.stepIds = ids ? new Set(ids) : null; renderMap(); }
