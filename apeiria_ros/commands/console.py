@@ -4,7 +4,7 @@ Attaches to the grounding node already running on the ROS domain (`apeiria bring
 launch file) and shows the SceneMap it reasons over. With --scene FILE it runs its own
 grounding node instead and publishes FILE as the (latched) SceneMap, so a scene file is
 enough to try the console. The page talks to this process over a WebSocket; this
-process talks to the grounding node over ROS 2 (the Ground service).
+process talks to the grounding node over ROS 2 (its Ground action, or service).
 """
 
 from __future__ import annotations
