@@ -282,7 +282,11 @@ function showResult(r) {
   const ver = $("verified");
   const vkey = r.verified === true ? "true" : r.verified === false ? "false" : "unknown";
   ver.dataset.verified = vkey;
-  ver.textContent = vkey === "true" ? "\u2713 verified" : vkey === "false" ? "\u2717 verification failed" : "not verified";
+  const failed = r.failed_check ? ` (${r.failed_check.replace("_", " ")})` : "";
+  ver.textContent = vkey === "true" ? "\u2713 verified" : vkey === "false" ? `\u2717 verification failed${failed}`
+    : "not verified";
+  ver.title = vkey === "false" && r.failed_check === "steps" ? "a step's re-check against the map failed"
+    : vkey === "false" && r.failed_check ? "the program does not answer the question asked" : "";
   $("answer-instruction").textContent = `\u201c${r.instruction}\u201d`;
   const main = $("answer-main");
   main.replaceChildren();
