@@ -114,6 +114,25 @@ def test_typed_instruction_answer_boxes_and_trace(scene_console):
         assert errors == []
 
 
+def test_failed_and_unchecked_steps_get_their_marks(scene_console):
+    """What the page draws for a result whose checks did not all pass (a neural reasoner's
+    unverified step, a failed re-check): the server's own frame, altered, fed to the page."""
+    with chromium_page() as page:
+        page.goto(scene_console.url)
+        wait_ready(page)
+        ask(page, "the mug on the desk closest to the lamp")
+        page.evaluate("""() => {
+            const r = structuredClone(window.apeiriaConsole.state.result);
+            r.instruction = "altered"; r.verified = false; r.failed_check = "steps";
+            r.steps[1].verified = false; r.steps[2].verified = null;
+            window.apeiriaConsole.handle({type: "result", id: "injected", result: r});
+        }""")
+        marks = page.eval_on_selector_all("#trace li.step", "els => els.map(e => e.dataset.verified + "
+                                          "e.querySelector('.mark').textContent)")
+        assert marks[:3] == ["true\u2713", "false\u2717", "unknown\u2013"]
+        assert page.inner_text("#verified") == "\u2717 verification failed (steps)"
+
+
 def test_bad_input_is_an_error_on_the_page_and_the_server_keeps_serving(scene_console):
     with chromium_page() as page:
         errors = _page_errors(page)

@@ -512,5 +512,5 @@ $("ask").addEventListener("submit", (ev) => { ev.preventDefault(); ask($("instru
 $("mic").addEventListener("click", () => { toggleMic().catch((e) => showError(String(e))); });
 window.addEventListener("resize", () => renderMap());
 // for tests and the browser console: what a page (or a broken one) may send
-window.apeiriaConsole = { state, sendRaw: (text) => state.ws && state.ws.send(text), ask };
+window.apeiriaConsole = { state, sendRaw: (text) => state.ws && state.ws.send(text), ask, handle };
 connect();
