@@ -245,12 +245,18 @@ def test_attaches_to_a_running_grounding_node_and_its_scene_map(ros, ros_env, lo
         assert f"no grounding node serves {service}" in page.inner_text("#error")
         # a grounding node comes up and a map is published: the page follows both
         g = ProcessGroup(ros_env, log_dir / "console_attach")
-        # (no --action given to the console: it grounds through the service)
+        save_scene(kitchen(), tmp_path / "kitchen.json")
+        # (the console runs with --action '': it grounds through the service)
         g.start(NodeSpec("grounding_node", params={"scene_topic": topic, "service_name": service,
                                                    "action_name": "/console_test/ground_action",
+                                                   "scene_file": str(tmp_path / "kitchen.json"),
                                                    "publish_goal": False}))
         pub = ros.node.create_publisher(SceneMap, topic, qos_profile("latched"))
         try:
+            # a node with only a scene_file: the page says why there is no map
+            page.wait_for_function("() => document.getElementById('map-empty').textContent"
+                                   ".includes('no SceneMap arrives')", timeout=90000)
+            assert "kitchen_test" in page.inner_text("#map-empty")
             pub.publish(scene_to_msg(kitchen(), stamp=ros.node.get_clock().now().to_msg()))
             wait_ready(page, 90000)
             assert page.locator("#map g.obj").count() == len(kitchen())

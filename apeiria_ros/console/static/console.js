@@ -88,6 +88,10 @@ function onNode(n) {
   el.textContent = n.ready ? "grounding node ready" : `grounding node: ${n.message}`;
   el.title = n.message;
   const d = n.diagnostics;
+  if (!state.scene && d && d.values.scene_id && state.hello) {
+    $("map-empty").textContent = `the grounding node reasons over \u201c${d.values.scene_id}\u201d, but no SceneMap ` +
+      `arrives on ${state.hello.scene_topic} (a scene_file?): answers work, the map cannot be drawn`;
+  }
   $("counters").textContent = d ? `served ${d.values.served ?? "?"} \u00b7 errors ${d.values.errors ?? "?"} \u00b7 ` +
     `refused ${d.values.refused ?? "?"} \u00b7 queue ${d.values.queue_depth ?? "?"}/${d.values.queue_size ?? "?"}` : "";
 }
