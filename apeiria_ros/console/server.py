@@ -82,8 +82,7 @@ class ConsoleServer:
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.port)
         await site.start()
-        sock = site._server.sockets[0]  # the bound port when --port 0
-        port = sock.getsockname()[1]
+        port = self.runner.addresses[0][1]  # the bound port when --port 0
         shown = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         self.url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
         self._spawn(self._watch_node())
