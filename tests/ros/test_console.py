@@ -116,8 +116,9 @@ def test_typed_instruction_answer_boxes_and_trace(scene_console):
 
 def test_failed_and_unchecked_steps_get_their_marks(scene_console):
     """What the page draws for a result whose checks did not all pass (a neural reasoner's
-    unverified step, a failed re-check): the server's own frame, altered, fed to the page."""
-    with chromium_page() as page:
+    unverified step, a failed re-check): the server's own frame, altered, fed to the page.
+    In a narrow window (one column), where the form must stay reachable below the map."""
+    with chromium_page(viewport=(900, 800)) as page:
         page.goto(scene_console.url)
         wait_ready(page)
         ask(page, "the mug on the desk closest to the lamp")
