@@ -33,6 +33,8 @@ def register(subparsers) -> None:
     p.add_argument("--action", default="/apeiria/ground_action",
                    help="the grounding node's Ground action (live steps on the page; '' = the service only)")
     p.add_argument("--scene-topic", default="/apeiria/scene_map", help="SceneMap topic the grounding node follows")
+    p.add_argument("--goal-topic", default="/goal_pose",
+                   help="the approach goal the grounding node publishes (drawn on the map; '' = not shown)")
     p.add_argument("--status-topic", default="/apeiria/grounding_status", help="the grounding node's status events")
     p.add_argument("--reasoner", default="", choices=("", "symbolic", "neural", "hybrid"),
                    help="reasoner for the page's requests (default: the node's)")
@@ -78,7 +80,7 @@ async def _serve(args, env: dict, logs: Path, scene) -> int:
     nodes = None
     server = ConsoleServer(host=args.host, port=args.port, service=args.service, scene_topic=args.scene_topic,
                            status_topic=args.status_topic, timeout=args.timeout, reasoner=args.reasoner,
-                           action=args.action, owned_scene=scene, owned_source=f"file {Path(args.scene).name}" if scene is not None else "")
+                           action=args.action, goal_topic=args.goal_topic, owned_scene=scene, owned_source=f"file {Path(args.scene).name}" if scene is not None else "")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -131,6 +133,8 @@ def _start_grounding_node(args, env: dict, logs: Path):
                   scene_file="")
     if args.action:
         params["action_name"] = args.action
+    if args.goal_topic:
+        params["goal_topic"] = args.goal_topic
     group = ProcessGroup(env, logs)
     try:
         group.start(NodeSpec("grounding_node", params_files=[str(GROUNDING_CONFIG)], params=params))

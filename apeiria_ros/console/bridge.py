@@ -22,9 +22,9 @@ class NodeUnavailable(RuntimeError):
 
 class RosBridge:
     def __init__(self, loop: asyncio.AbstractEventLoop, *, service: str, scene_topic: str, status_topic: str,
-                 action: str = "", diagnostics_topic: str = "/diagnostics",
+                 action: str = "", diagnostics_topic: str = "/diagnostics", goal_topic: str = "",
                  on_scene: Callable[[Any], None], on_status: Callable[[dict], None],
-                 on_diagnostics: Callable[[dict], None]):
+                 on_diagnostics: Callable[[dict], None], on_goal: Callable[[Any], None] | None = None):
         import rclpy
         from rclpy.callback_groups import ReentrantCallbackGroup
         from rclpy.executors import MultiThreadedExecutor
@@ -61,6 +61,12 @@ class RosBridge:
                                       qos_profile("reliable", 50), callback_group=group)
         self.node.create_subscription(DiagnosticArray, diagnostics_topic, lambda m: self._on_diag(m, on_diagnostics),
                                       qos_profile("reliable", 50), callback_group=group)
+        if goal_topic and on_goal is not None:
+            from geometry_msgs.msg import PoseStamped
+
+            # the approach pose the grounding node sends Nav2 (latched): drawn on the map
+            self.node.create_subscription(PoseStamped, goal_topic, lambda m: self._call(on_goal, m),
+                                          qos_profile("latched"), callback_group=group)
         self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, daemon=True, name="apeiria-console-ros")

@@ -41,9 +41,10 @@ class ConsoleServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 8080, service: str = "/apeiria/ground",
                  scene_topic: str = "/apeiria/scene_map", status_topic: str = "/apeiria/grounding_status",
                  timeout: float = 30.0, reasoner: str = "", owned_scene=None, owned_source: str = "",
-                 nodes=None, action: str = "/apeiria/ground_action"):
+                 nodes=None, action: str = "/apeiria/ground_action", goal_topic: str = "/goal_pose"):
         self.host, self.port = host, port
-        self.action = action
+        self.action, self.goal_topic = action, goal_topic
+        self.goal: dict | None = None
         self.service, self.scene_topic, self.status_topic = service, scene_topic, status_topic
         self.timeout, self.default_reasoner = timeout, reasoner
         self.owned_scene, self.owned_source, self.nodes = owned_scene, owned_source, nodes
@@ -68,7 +69,8 @@ class ConsoleServer:
 
         loop = asyncio.get_running_loop()
         self.bridge = RosBridge(loop, service=self.service, scene_topic=self.scene_topic,
-                                status_topic=self.status_topic, action=self.action, on_scene=self._on_scene_msg,
+                                status_topic=self.status_topic, action=self.action, goal_topic=self.goal_topic,
+                                on_goal=self._on_goal, on_scene=self._on_scene_msg,
                                 on_status=self._on_status, on_diagnostics=self._on_diagnostics)
         if self.owned_scene is not None:
             self._set_scene(self.owned_scene, self.owned_source, key=time.time_ns())
@@ -128,6 +130,8 @@ class ConsoleServer:
         await self._send(ws, self._node_msg())
         if self.scene_json is not None:
             await self._send(ws, {"type": "scene", "scene": self.scene_json})
+        if self.goal is not None:
+            await self._send(ws, self.goal)
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -239,7 +243,8 @@ class ConsoleServer:
 
     # --- messages to pages --------------------------------------------------------------
     def _hello(self) -> dict:
-        return {"type": "hello", "service": self.service, "action": self.action, "scene_topic": self.scene_topic,
+        return {"type": "hello", "service": self.service, "action": self.action, "goal_topic": self.goal_topic,
+                "scene_topic": self.scene_topic,
                 "mode": "scene" if self.owned_scene is not None else "attach",
                 "domain_id": os.environ.get("ROS_DOMAIN_ID", "0"), "reasoner": self.default_reasoner,
                 "speech": self._speech_ok, "speech_unavailable": self._speech_why,
@@ -290,6 +295,17 @@ class ConsoleServer:
         if self._speech_ok:
             labels = tuple(sorted({o.label for o in scene.objects}))
             threading.Thread(target=self._warm_speech, args=(labels,), daemon=True).start()
+
+    def _on_goal(self, msg) -> None:
+        import math
+
+        p, q = msg.pose.position, msg.pose.orientation
+        yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+        if not all(math.isfinite(v) for v in (p.x, p.y, yaw)):
+            return
+        self.goal = {"type": "goal", "topic": self.goal_topic, "frame_id": msg.header.frame_id,
+                     "x": p.x, "y": p.y, "yaw": yaw}
+        self._spawn(self._broadcast(self.goal))
 
     def _on_status(self, doc: dict) -> None:
         self._spawn(self._broadcast({"type": "event", **doc}))

@@ -81,6 +81,14 @@ def test_typed_instruction_answer_boxes_and_trace(scene_console):
         assert sorted(anchors) == [0, 3]  # the desk and the lamp
         assert page.locator("#map circle.ring").count() == len(tids)
         assert f"target {tids[0]} \u00b7 white mug" in page.inner_text("#answer-main")
+        # the approach goal the node sent to /goal_pose, drawn where the node computed it
+        from apeiria_ros.approach import approach_pose
+
+        pose = approach_pose(scene, tids[0], 0.6, 0.3)  # config/grounding.yaml's standoff, robot_radius
+        page.wait_for_function("(p) => { const g = window.apeiriaConsole.state.goal;"
+                               " return g && Math.abs(g.x - p[0]) < 1e-6 && Math.abs(g.y - p[1]) < 1e-6; }",
+                               arg=[pose.x, pose.y], timeout=10000)
+        assert page.locator("#map g.goal").count() == 1
         # the trace, step by step, each with its verification mark
         steps = page.locator("#trace li.step")
         assert steps.count() == len(expected.steps)

@@ -14,7 +14,7 @@ const MARKS = { true: ["\u2713", "verified against the map"], false: ["\u2717", 
 
 const state = {
   ws: null, hello: null, scene: null, node: null, result: null, stepIds: null,
-  pending: new Map(), history: [], seq: 0, retry: 0, recorder: null,
+  pending: new Map(), history: [], seq: 0, retry: 0, recorder: null, goal: null,
   streamedSteps: 0,
   live: null,          // {id, lines, steps}: the Ground action's feedback for the request in flight
   progressLog: [],     // every feedback message of this page (stage, index, id): for tests and debugging
@@ -64,6 +64,7 @@ function handle(msg) {
     case "progress": onProgress(msg); break;
     case "result": onResult(msg); break;
     case "error": onError(msg); break;
+    case "goal": state.goal = msg; renderMap(); break;
     case "pong": break;
     default: console.warn("unknown message", msg);
   }
@@ -393,6 +394,8 @@ function renderMap() {
   }
   const vp = s.viewpoint;
   if (vp) grow(vp.position[0], vp.position[1]);
+  const goal = state.goal && (!state.goal.frame_id || state.goal.frame_id === s.frame_id) ? state.goal : null;
+  if (goal) grow(goal.x, goal.y);
   const pad = 0.35;
   lo = [lo[0] - pad, lo[1] - pad]; hi = [hi[0] + pad, hi[1] + pad];
   const dx = Math.max(hi[0] - lo[0], 1), dy = Math.max(hi[1] - lo[1], 1);
@@ -450,6 +453,14 @@ function renderMap() {
     pending.push({ o, x, y, w, h, prio, text: `${tag}${o.id} ${o.label}`, cls: cls.slice(1).join(" ") });
   }
   svg.append(layer, placeLabels(pending, X, Y, W, H));
+  if (goal) {  // where the robot was sent: a footprint with its heading
+    const gx = X(goal.x), gy = Y(goal.y), R = Math.max(0.25 * k, 6);
+    const g = svgEl("g", { class: "goal", transform: `translate(${gx} ${gy}) rotate(${-goal.yaw * 180 / Math.PI})` });
+    g.append(svgEl("circle", { r: R }), svgEl("path", { d: `M ${R + 8} 0 L ${R - 2} -6 L ${R - 2} 6 Z` }));
+    g.append(svgEl("title", {}, `approach goal on ${goal.topic}: (${goal.x.toFixed(2)}, ${goal.y.toFixed(2)}) m, ` +
+      `heading ${(goal.yaw * 180 / Math.PI).toFixed(0)}\u00b0`));
+    svg.append(g, svgEl("text", { x: gx + R + 4, y: gy + R + 12, class: "tick goal-label" }, "goal"));
+  }
   if (vp) {
     const px = X(vp.position[0]), py = Y(vp.position[1]);
     const ang = Math.atan2(-(vp.look_at[1] - vp.position[1]), vp.look_at[0] - vp.position[0]);
