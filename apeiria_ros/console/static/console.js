@@ -454,7 +454,7 @@ function renderMap() {
   }
   svg.append(layer, placeLabels(pending, X, Y, W, H));
   if (goal) {  // where the robot was sent: a footprint with its heading
-    const gx = X(goal.x), gy = Y(goal.y), R = Math.max(0.25 * k, 6);
+    const gx = X(goal.x), gy = Y(goal.y), R = Math.max(0.3 * k, 6);  // robot_radius default
     const g = svgEl("g", { class: "goal", transform: `translate(${gx} ${gy}) rotate(${-goal.yaw * 180 / Math.PI})` });
     g.append(svgEl("circle", { r: R }), svgEl("path", { d: `M ${R + 8} 0 L ${R - 2} -6 L ${R - 2} 6 Z` }));
     g.append(svgEl("title", {}, `approach goal on ${goal.topic}: (${goal.x.toFixed(2)}, ${goal.y.toFixed(2)}) m, ` +
