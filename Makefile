@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-fast test-kernels fuzz bench lint clean
+.PHONY: setup demo test test-fast test-kernels fuzz bench lint clean console-screenshot
 
 setup:
 	scripts/setup.sh
@@ -31,10 +31,15 @@ test-kernels: setup
 FUZZ_EXAMPLES ?= 100000
 fuzz: setup
 	APEIRIA_REQUIRE_ROS=1 APEIRIA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
-	  --hypothesis-show-statistics tests/fuzz tests/ros/test_fuzz_scene_map.py
+	  --hypothesis-show-statistics tests/fuzz tests/ros/test_fuzz_scene_map.py \
+	  tests/ros/test_console_protocol.py::test_fuzz_any_frame_is_a_request_or_a_protocol_error
 
 test-fast:
 	$(PY) -m pytest -q -x tests -m "not slow"
+
+# docs/images/ros_console.png: `apeiria console` in headless chromium (docs/console.md)
+console-screenshot: setup
+	$(PY) scripts/console_screenshot.py
 
 bench: setup
 	$(PY) -m benchmarks.run --out benchmarks/results --no-docs

@@ -9,7 +9,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["apeiria_model", "apeiria_model.*", "apeiria_ros", "apeiria_ros.*"]),
-    package_data={"apeiria_model": ["programs/*.lark", "assets/**/*", "assets/*"]},
+    package_data={"apeiria_model": ["programs/*.lark", "assets/**/*", "assets/*"],
+                  "apeiria_ros": ["console/static/*"]},  # the console's page: shipped, no build step
     include_package_data=True,
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
