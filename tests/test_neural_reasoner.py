@@ -224,3 +224,24 @@ def test_hybrid_passes_the_line_stream_through(office_scene):
     h = HybridReasoner(neural=NeuralReasoner())
     res = h.ground("the mug on the desk", office_scene, on_line=lines.append)
     assert res.reasoner == "hybrid" and lines and lines[0].startswith("<think>")
+
+
+def test_shipped_model_takes_a_scene_of_real_size():
+    """Real scans hold up to 132 objects: the shipped checkpoint takes 200 (IDs 0..199 are
+    one token each, so the pointer head can copy every one; the prompt fits the context),
+    and constrained decoding over 200 IDs gives a valid, checked result."""
+    import random
+    rng = random.Random(0)
+    labels = ["chair", "table", "door", "lamp", "window", "cabinet", "bed", "pillow"]
+    scene = Scene("real_size", tuple(
+        SceneObject(i, labels[i % len(labels)], (rng.uniform(0, 10), rng.uniform(0, 10), 0.4), (0.5, 0.5, 0.9))
+        for i in range(200)))
+    r = NeuralReasoner(max_new_tokens=48)
+    assert r.model.config.max_objects >= 200
+    prompt = r.model.processor.encode_prompt("the lamp closest to the door", scene)
+    assert all(len(r.model.processor._id_tokens(i)) == 1 for i in scene.ids)
+    assert len(prompt.input_ids) + r.model.config.max_new_tokens <= r.model.config.backbone.max_positions
+    res = r.ground("the lamp closest to the door", scene)
+    d = _check_contract(res)
+    assert res.status != "error", res.message
+    assert all(scene.has(t["id"]) for t in d["targets"]) and res.verified in (True, False)

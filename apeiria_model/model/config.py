@@ -125,7 +125,7 @@ class ApeiriaConfig:
     box_bands: int = 6                 # Fourier frequencies 2^0..2^(bands-1) per box scalar
     box_scale: float = 8.0             # metres mapped to one period of the lowest band
     object_mlp_hidden: int = 256
-    max_objects: int = 128
+    max_objects: int = 256             # real scans hold up to 132; IDs 0..255 are one token each
     # pointer/copy head for object IDs (model/pointer.py); False = plain LM head (older checkpoints)
     pointer_head: bool = False
     pointer_dim: int = 128
