@@ -69,7 +69,9 @@ class Scripted:
         if isinstance(ids, Exception):
             raise ids
         targets = [Target.from_object(scene.get(i)) for i in ids]
-        return GroundingResult(text, "ok" if targets else "no_match", self.name, targets)
+        # vouches for every answer it finds (right or not): verified_wrong counts the wrong ones
+        return GroundingResult(text, "ok" if targets else "no_match", self.name, targets,
+                               verified=True if targets else None)
 
 
 def write_dir(root, scenes=SCENES, queries=QUERIES):
@@ -194,7 +196,8 @@ def test_scoring_baseline_and_statuses(real_dir):
     d = report.to_dict()
     assert d["reasoner"] == "scripted" and d["part"] == "dev" and d["n_scenes"] == 2 and d["n_queries"] == 5
     assert d["overall"] == {"n": 5, "accuracy": 0.4, "same_class_random": round((2 / 3 + 3) / 5, 4),
-                            "statuses": {"ok": 3, "no_match": 1, "unparsed": 0, "error": 1}}
+                            "statuses": {"ok": 3, "no_match": 1, "unparsed": 0, "error": 1},
+                            "verified": 0.6, "verified_wrong": 1}
     assert set(d["latency_ms"]) == {"p50", "p95", "max"} and d["latency_ms"]["p50"] >= 0
     assert "queries" not in d
 
@@ -207,11 +210,12 @@ def test_breakdown_keys(real_dir):
     nr3d = d["by_dataset"]["nr3d"]
     assert nr3d["hard"]["n"] == 2 and nr3d["hard"]["accuracy"] == 0.5 and nr3d["easy"]["same_class_random"] == 0.5
     assert nr3d["view_dep"] == {"n": 1, "accuracy": 0.0, "same_class_random": round(1 / 3, 4),
-                                "statuses": {"ok": 1, "no_match": 0, "unparsed": 0, "error": 0}}
+                                "statuses": {"ok": 1, "no_match": 0, "unparsed": 0, "error": 0},
+                                "verified": 1.0, "verified_wrong": 1}
     assert d["by_dataset"]["sr3d"]["overall"]["statuses"]["error"] == 1
     q = d["queries"][0]
     assert set(q) == {"scene_id", "query", "dataset", "tags", "target", "pred_ids", "status", "right", "baseline",
-                      "latency_ms", "message"}
+                      "latency_ms", "message", "verified", "failed_check"}
     assert d["n_queries"] == len(d["queries"]) == 7 and d["warmup_calls"] == 1
 
 
@@ -303,7 +307,7 @@ def test_bench_skips_without_data(tmp_path, monkeypatch):
     assert list(res) == ["skipped"] and str(tmp_path / "nowhere") in res["skipped"]
     harness._check_json(res)
     md = harness.render_markdown({"benches": {"real": {"status": "ok", "result": res, "machine": {}}}})
-    assert "| skipped | real data not found at" in md and "FAILED" not in md
+    assert "Skipped: real data not found at" in md and "FAILED" not in md
 
 
 def test_bench_on_the_fixture(real_dir, monkeypatch):

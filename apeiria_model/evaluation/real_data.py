@@ -188,6 +188,8 @@ class RealRecord:
     baseline: float
     latency_ms: float
     message: str = ""
+    verified: bool | None = None   # the result's flag: steps re-execute AND answer the question
+    failed_check: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -209,20 +211,28 @@ def score_one(reasoner, query: RealQuery, scene: Scene) -> RealRecord:
         latency = (time.perf_counter() - t0) * 1000.0
         status, pred = str(result.status), [int(i) for i in result.target_ids]
         message = str(getattr(result, "message", "") or "")
+        verified, failed = getattr(result, "verified", None), str(getattr(result, "failed_check", "") or "")
     except Exception as e:  # noqa: BLE001 - one bad query never loses a run
         latency = (time.perf_counter() - t0) * 1000.0
         status, pred, message = STATUS_ERROR, [], f"{type(e).__name__}: {e}"
+        verified, failed = None, ""
     return RealRecord(query.scene_id, query.text, query.dataset, list(query.tags), query.target, pred, status,
-                      pred == [query.target], same_class_random(scene, query.target), latency, message)
+                      pred == [query.target], same_class_random(scene, query.target), latency, message,
+                      verified if isinstance(verified, bool) else None, failed)
 
 
 def group_stats(records: Sequence[RealRecord]) -> dict[str, Any]:
-    """``{n, accuracy, same_class_random, statuses}`` of a group (None = no queries)."""
+    """``{n, accuracy, same_class_random, statuses, verified, verified_wrong}`` of a group
+    (None = no queries): ``verified`` = share of results with ``verified: true``,
+    ``verified_wrong`` = how many of those are not the target."""
     statuses = {s: 0 for s in STATUSES}
     statuses.update(Counter(r.status for r in records))
     acc, base = M.mean_or_none(r.right for r in records), M.mean_or_none(r.baseline for r in records)
+    ver = M.mean_or_none(r.verified is True for r in records)
     return {"n": len(records), "accuracy": None if acc is None else round(acc, 4),
-            "same_class_random": None if base is None else round(base, 4), "statuses": statuses}
+            "same_class_random": None if base is None else round(base, 4), "statuses": statuses,
+            "verified": None if ver is None else round(ver, 4),
+            "verified_wrong": sum(1 for r in records if r.verified is True and not r.right)}
 
 
 def _ms(v: float | None) -> float | None:
