@@ -88,7 +88,7 @@ def test_topic_flood_every_instruction_gets_one_result(ros, node):
     assert len(mine) == N_TOPIC and {m.instruction for m in mine} == want  # exactly one each
     assert len({m.request_id for m in mine}) == N_TOPIC
     statuses = {m.status for m in mine}
-    assert statuses <= {"ok", "busy"}, statuses
+    assert statuses <= {"ok", "no_match", "busy"}, statuses  # no_match: a "#N" suffix can read as part of the noun
     assert "ok" in statuses
     assert all("queue is full" in m.message for m in mine if m.status == "busy")
     # the counters say the same
