@@ -344,3 +344,15 @@ def test_bringup_reports_a_node_that_fails_to_configure(ros, ros_env, log_dir, t
     msg = str(e.value)
     assert "node scene_builder_node: transition 'configure' failed (now unconfigured)" in msg
     assert "pose_source must be auto | tf | topic | fixed, got 'teleport'" in msg  # the log tail says why
+
+
+def test_autostart_failure_ends_the_process_with_the_reason(ros, ros_env, log_dir):
+    g = _start(ros_env, log_dir, "scene_builder_node", "lc_autostart_bad", pose_source="teleport",
+               **{k: v.replace("/lcs/", "/lcx/") for k, v in CAMERA_TOPICS.items()})
+    try:
+        rc = g.procs["lc_autostart_bad"].wait(60)
+    finally:
+        g.stop()
+    assert rc == 1
+    log = g.log_path("lc_autostart_bad").read_text()
+    assert "autostart configure failed" in log and "pose_source must be auto | tf | topic | fixed" in log, log[-2000:]
