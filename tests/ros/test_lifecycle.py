@@ -356,3 +356,31 @@ def test_autostart_failure_ends_the_process_with_the_reason(ros, ros_env, log_di
     assert rc == 1
     log = g.log_path("lc_autostart_bad").read_text()
     assert "autostart configure failed" in log and "pose_source must be auto | tf | topic | fixed" in log, log[-2000:]
+
+
+def test_bringup_cli_reports_the_nodes_active_and_takes_them_down(ros_env, tmp_path, scene_file):
+    import subprocess
+    import sys
+
+    from tests.ros.conftest import DOMAIN_ID
+
+    cfg = tmp_path / "bringup.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "apeiria_bringup": {"ros__parameters": {"nodes": ["grounding_node"]}},
+        "grounding_node": {"ros__parameters": {**{k: v.replace("/lc/", "/lcc/") if isinstance(v, str) else v
+                                                  for k, v in GROUNDING_TOPICS.items()},
+                                               "scene_file": str(scene_file), "autostart": True}}}))
+    logs = tmp_path / "log"
+    p = subprocess.run([sys.executable, "-m", "apeiria_model.cli.main", "bringup", "--config", str(cfg),
+                        "--domain-id", str(DOMAIN_ID), "--log-dir", str(logs), "--duration", "2"],
+                       env=ros_env, capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "lifecycle nodes active: grounding_node" in p.stdout
+    assert "grounding_node=0" in p.stdout or "grounding_node=-2" in p.stdout, p.stdout
+    log = (logs / "grounding_node.log").read_text()
+    # up and, after --duration, down through the lifecycle (deactivate ran before the signals)
+    assert "ready: reasoner=symbolic" in log and "inactive: inputs closed" in log, log[-2000:]
+    bad = subprocess.run([sys.executable, "-m", "apeiria_model.cli.main", "bringup", "--config", str(cfg),
+                          "--transition-timeout", "0", "--log-dir", str(logs)],
+                         env=ros_env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--transition-timeout must be > 0" in bad.stderr
