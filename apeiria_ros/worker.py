@@ -47,7 +47,7 @@ class BoundedWorker:
                 self.dropped += 1
             self._q.append(item)
             self.submitted += 1
-            self._cv.notify_all()  # wait_idle waits on the same condition
+            self._cv.notify_all()  # (wait_idle waits on the same condition)
             return True
 
     def resize(self, maxsize: int) -> None:
