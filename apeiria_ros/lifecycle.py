@@ -12,6 +12,8 @@ raises on failure). The node maps the standard transitions onto them:
 - deactivating: ``deactivate()`` (which may still publish the answers of work in
   flight), then the lifecycle publishers are disabled;
 - cleaning up: ``cleanup()``;
+- an exception in deactivate or cleanup is unexpected (the inputs may be half closed):
+  ERROR, so the node goes through error processing to unconfigured, a consistent state;
 - shutting down: whatever of deactivate / cleanup the current state needs;
 - error processing: the same, then SUCCESS (back to unconfigured).
 
@@ -40,7 +42,8 @@ def managed_node(owner: Any, node_name: str, **node_kwargs):
     """A LifecycleNode named ``node_name`` whose transitions call ``owner``'s methods."""
     from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 
-    SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+    SUCCESS, FAILURE, ERROR = (TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE,
+                               TransitionCallbackReturn.ERROR)
 
     class ManagedNode(LifecycleNode):
         last_error = ""
@@ -78,8 +81,7 @@ def managed_node(owner: Any, node_name: str, **node_kwargs):
                 owner.deactivate()  # publishers still on: answers of work in flight go out
             except Exception as e:  # noqa: BLE001
                 self._fail("deactivate", e)
-                super().on_deactivate(state)
-                return FAILURE
+                return ERROR  # -> on_error: taken down to unconfigured
             return super().on_deactivate(state)
 
         def on_cleanup(self, state):
@@ -87,7 +89,7 @@ def managed_node(owner: Any, node_name: str, **node_kwargs):
                 owner.cleanup()
             except Exception as e:  # noqa: BLE001
                 self._fail("cleanup", e)
-                return FAILURE
+                return ERROR
             return super().on_cleanup(state)
 
         def on_shutdown(self, state):
@@ -103,7 +105,7 @@ def managed_node(owner: Any, node_name: str, **node_kwargs):
         def _take_down(self, state) -> None:
             if state.label in ("active", "activating", "deactivating"):
                 self._quietly(owner.deactivate)
-                super().on_deactivate(state)
+            super().on_deactivate(state)  # publishers off (a no-op when they already are)
             if state.label != "unconfigured":
                 self._quietly(owner.cleanup)
 

@@ -200,7 +200,10 @@ class SceneBuilderNode:
             self.node.get_logger().info(f"deactivating: {dropped} queued frame(s) dropped")
         if self.worker is not None:
             self.worker.wait_idle(60.0)
-        self._publish_scene()
+        try:
+            self._publish_scene()
+        except Exception as e:  # noqa: BLE001 - the inputs are closed: deactivation completes regardless
+            self._problem(LEVEL_ERROR, f"could not publish the map: {type(e).__name__}: {e}")
         self._save_quietly()
         self._diag(LEVEL_OK, "inactive")
 

@@ -384,3 +384,47 @@ def test_bringup_cli_reports_the_nodes_active_and_takes_them_down(ros_env, tmp_p
                           "--transition-timeout", "0", "--log-dir", str(logs)],
                          env=ros_env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--transition-timeout must be > 0" in bad.stderr
+
+
+def test_an_exception_in_deactivate_takes_the_node_down_to_unconfigured(ros):
+    """An unexpected error mid-deactivation (inputs possibly half closed) must not leave
+    the node 'active': error processing takes it down (publishers off, cleanup run) to
+    unconfigured, from where it configures again. In-process, on the lifecycle helper."""
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from std_msgs.msg import String
+
+    from apeiria_ros.lifecycle import managed_node
+
+    calls = []
+
+    class Owner:
+        boom = True
+
+        def configure(self):
+            calls.append("configure")
+
+        def activate(self):
+            calls.append("activate")
+
+        def deactivate(self):
+            calls.append("deactivate")
+            if self.boom:
+                raise RuntimeError("half closed")
+
+        def cleanup(self):
+            calls.append("cleanup")
+
+    owner = Owner()
+    node = managed_node(owner, f"lc_error_{id(owner)}", context=ros.context)
+    try:
+        pub = node.create_lifecycle_publisher(String, "/lc/error_probe", 10)
+        assert node.trigger_configure() == node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        assert node.lifecycle_state == "active" and pub.is_activated
+        assert node.trigger_deactivate() == TransitionCallbackReturn.ERROR
+        assert node.lifecycle_state == "unconfigured" and not pub.is_activated
+        assert calls[-1] == "cleanup" and "half closed" in node.last_error
+        owner.boom = False
+        assert node.trigger_configure() == node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        assert node.lifecycle_state == "active" and pub.is_activated
+    finally:
+        node.destroy_node()
