@@ -37,7 +37,8 @@ test-fast:
 	$(PY) -m pytest -q -x tests -m "not slow"
 
 bench: setup
-	$(PY) -m benchmarks.run --out benchmarks/results
+	$(PY) -m benchmarks.run --out benchmarks/results --no-docs
+	$(PY) -m benchmarks.render --results benchmarks/results --out docs/benchmarks.md
 
 clean:
 	rm -rf build install log .pytest_cache .hypothesis

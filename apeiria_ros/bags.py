@@ -21,39 +21,51 @@ class BagError(RuntimeError):
     """A bag that cannot be written or read, with the reason."""
 
 
-def _interface_dirs() -> list[Path]:
-    dirs = [REPO_ROOT]
+# Message packages registered with rosbags from their .msg text, in dependency order:
+# the vendored standard ones rosbags' Kilted store lacks (interfaces/), then apeiria's.
+MSG_PACKAGES = ("vision_msgs", "apeiria")
+
+
+def _interface_dirs(package: str) -> list[Path]:
+    dirs = [REPO_ROOT if package == "apeiria" else REPO_ROOT / "interfaces" / package]
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        dirs.append(Path(get_package_share_directory("apeiria")))
+        dirs.append(Path(get_package_share_directory(package)))
     except Exception:
         pass
     return dirs
 
 
-def apeiria_msg_definitions() -> dict[str, str]:
-    """{"apeiria/msg/SceneMap": text, ...} from the .msg files (repo or installed share)."""
-    for base in _interface_dirs():
+def msg_definitions(package: str) -> dict[str, str]:
+    """{"<package>/msg/<Name>": text, ...} from the .msg files (repo or installed share)."""
+    for base in _interface_dirs(package):
         files = sorted((base / "msg").glob("*.msg"))
         if files:
-            return {f"apeiria/msg/{f.stem}": f.read_text() for f in files}
-    raise BagError("apeiria .msg definitions not found (neither in the repository nor in share/apeiria/msg)")
+            return {f"{package}/msg/{f.stem}": f.read_text() for f in files}
+    raise BagError(f"{package} .msg definitions not found (neither in the repository nor in share/{package}/msg)")
+
+
+def apeiria_msg_definitions() -> dict[str, str]:
+    """{"apeiria/msg/SceneMap": text, ...}."""
+    return msg_definitions("apeiria")
 
 
 def typestore():
-    """The ROS 2 Kilted typestore plus apeiria's messages."""
+    """The ROS 2 Kilted typestore plus vision_msgs and apeiria's messages."""
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
     store = get_typestore(Stores.ROS2_KILTED)
-    types = {}
-    for name, text in apeiria_msg_definitions().items():
+    for package in MSG_PACKAGES:
+        defs = msg_definitions(package)
         # .msg files name same-package types without the package: qualify them for rosbags.
-        local = {Path(n).name for n in apeiria_msg_definitions()}
-        fixed = "\n".join(re.sub(r"^(\s*)(%s)(\[\]|\[\d+\])?(\s)" % "|".join(local), r"\1apeiria/msg/\2\3\4", ln)
-                          for ln in text.splitlines())
-        types.update(get_types_from_msg(fixed, name))
-    store.register(types)
+        local = "|".join(Path(n).name for n in defs)
+        types = {}
+        for name, text in defs.items():
+            fixed = "\n".join(re.sub(r"^(\s*)(%s)(\[\]|\[\d+\])?(\s)" % local, r"\1%s/msg/\2\3\4" % package, ln)
+                              for ln in text.splitlines())
+            types.update(get_types_from_msg(fixed, name))
+        store.register(types)
     return store
 
 

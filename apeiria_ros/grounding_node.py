@@ -1,5 +1,6 @@
 """grounding_node: instruction in (topic / Ground service / Ground action), grounded
-objects out (GroundingResult, RViz markers, a navigation goal in front of the target).
+objects out (GroundingResult, vision_msgs/Detection3DArray, RViz markers, a navigation
+goal in front of the target: a PoseStamped topic and, optionally, a Nav2 NavigateToPose goal).
 
 All reasoning comes from apeiria_model; it runs on one worker thread behind a bounded
 queue, so DDS callbacks never starve. Every request is accounted for: it gets exactly one
@@ -27,7 +28,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from apeiria_model.reasoning.result import STATUS_ERROR, GroundingResult
+from apeiria_model.reasoning.result import STATUS_ERROR, STATUS_NO_MATCH, STATUS_OK, GroundingResult
 from apeiria_model.reasoning.base import MAX_INSTRUCTION_CHARS
 from apeiria_model.scene.io import SceneValidationError, load_scene
 from apeiria_model.scene.model import Scene
@@ -72,6 +73,14 @@ PARAMS = [
     Param("standoff", 0.6, "goal distance (m) from the target's footprint edge"),
     Param("robot_radius", 0.3, "robot footprint radius (m) used to keep the goal clear of other objects"),
     Param("frame_id", "map", "frame used when the scene names none"),
+    # standard outputs: vision_msgs detections, Nav2 action goals
+    Param("detections_topic", "/apeiria/detections", "vision_msgs/Detection3DArray of each ok / no_match result's "
+          "targets (one Detection3D per target, id = object id; stamp and frame = the GroundingResult's)", True),
+    Param("navigate_action", "", "Nav2 NavigateToPose action the approach pose is sent to as a goal "
+          "('' = off; e.g. /navigate_to_pose); needs publish_goal", True),
+    Param("navigate_timeout_s", 5.0, "NavigateToPose: seconds to wait for the action server, then for its goal "
+          "response, before a navigation_error status"),
+    Param("navigate_behavior_tree", "", "NavigateToPose goal behavior_tree ('' = the navigator's default)"),
 ]
 
 STATUS_DROPPED = "dropped"
@@ -201,6 +210,7 @@ class GroundingNode:
         self._String = String
         self.worker = self.scene_worker = self.deadlines = None
         self.pub_result = self.pub_markers = self.pub_goal = self.pub_status = self.pub_diag = None
+        self.pub_detections = self.navigator = None
         self.sub_scene = self.sub_instruction = self.service = self.action_server = self.diag_timer = None
         node.add_on_set_parameters_callback(self._on_set_parameters)
         if self.cfg["autostart"]:
@@ -235,6 +245,7 @@ class GroundingNode:
         # one slot, newest wins: a map waiting for conversion is superseded by a newer one
         self.scene_worker = BoundedWorker(self._apply_scene, 1, "drop_oldest", name="apeiria-scenes")
         self.deadlines = Deadlines()
+        self._configure_standard_outputs()
         if cfg["scene_file"]:
             err = self._load_scene_file(cfg["scene_file"])
             if err:
@@ -242,6 +253,29 @@ class GroundingNode:
         # A default reasoner that cannot load is reported; requests then get status
         # 'error' with the reason (or name another reasoner), as before lifecycle.
         self._preload()
+
+    def _configure_standard_outputs(self) -> None:
+        """vision_msgs/Detection3DArray publisher; the Nav2 NavigateToPose client when
+        ``navigate_action`` is set (apeiria_ros.navigation)."""
+        from vision_msgs.msg import Detection3DArray
+
+        from apeiria_ros.qos import qos_profile
+
+        cfg = self.cfg
+        self.pub_detections = self.node.create_lifecycle_publisher(Detection3DArray, cfg["detections_topic"],
+                                                                   qos_profile("reliable", 10))
+        self.navigator = None
+        if cfg["navigate_action"]:
+            from apeiria_ros.navigation import NavigateToPoseClient
+
+            self.navigator = NavigateToPoseClient(
+                self.node, cfg["navigate_action"], self._status, timeout_s=lambda: float(self.cfg["navigate_timeout_s"]),
+                behavior_tree=lambda: str(self.cfg["navigate_behavior_tree"]))
+            if cfg["publish_goal"] and cfg["goal_topic"] == "/goal_pose":
+                self.node.get_logger().warning(
+                    "navigate_action and goal_topic /goal_pose are both set: Nav2's bt_navigator also turns "
+                    "/goal_pose into a NavigateToPose goal, so each approach pose is sent twice (set goal_topic "
+                    "to e.g. /apeiria/goal_pose)")
 
     def activate(self) -> None:
         """Inputs: the scene and instruction subscriptions, the service, the action,
@@ -334,7 +368,10 @@ class GroundingNode:
         if self.deadlines is not None:
             self.deadlines.stop()
         self.worker = self.scene_worker = self.deadlines = None
-        for name in ("pub_result", "pub_markers", "pub_goal", "pub_status", "pub_diag"):
+        if self.navigator is not None:
+            self.navigator.destroy()
+            self.navigator = None
+        for name in ("pub_result", "pub_markers", "pub_goal", "pub_status", "pub_diag", "pub_detections"):
             pub = getattr(self, name, None)
             if pub is not None:
                 self.node.destroy_lifecycle_publisher(pub)
@@ -442,7 +479,7 @@ class GroundingNode:
                 return SetParametersResult(successful=False, reason=f"reasoner must be one of {reasoners.KNOWN_REASONERS}")
             if p.name == "queue_size" and (not isinstance(v, int) or v < 1):
                 return SetParametersResult(successful=False, reason="queue_size must be an integer >= 1")
-            if p.name in ("standoff", "robot_radius", "request_timeout_s", "feedback_flush_s") and (not isinstance(v, (int, float)) or v < 0):
+            if p.name in ("standoff", "robot_radius", "request_timeout_s", "feedback_flush_s", "navigate_timeout_s") and (not isinstance(v, (int, float)) or v < 0):
                 return SetParametersResult(successful=False, reason=f"{p.name} must be a number >= 0")
             if p.name == "max_instruction_chars" and (not isinstance(v, int) or v < 1):
                 return SetParametersResult(successful=False, reason="max_instruction_chars must be an integer >= 1")
@@ -687,6 +724,10 @@ class GroundingNode:
         stamp = self.node.get_clock().now().to_msg()
         msg = result_to_msg(result, request_id=rid, scene_id=scene.scene_id if scene else "", frame_id=frame, stamp=stamp)
         self.pub_result.publish(msg)  # first: markers and the goal must not delay the answer
+        if result.status in (STATUS_OK, STATUS_NO_MATCH):
+            from apeiria_ros.conversions.detections import result_to_detections
+
+            self.pub_detections.publish(result_to_detections(result, frame, stamp))
         if result.targets and scene is not None:
             from apeiria_ros.markers import result_markers
 
@@ -711,12 +752,16 @@ class GroundingNode:
         (msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z,
          msg.pose.orientation.w) = yaw_to_quat(pose.yaw)
         self.pub_goal.publish(msg)
+        if self.navigator is not None:
+            self.navigator.send(msg, f"object {tid} '{result.targets[0].label}'")
 
     def diagnostics(self) -> dict[str, Any]:
         vals: dict[str, Any] = self.counters.snapshot()
         scene = self.scene()
         vals.update(state=self.state, queue_depth=self.worker.depth, queue_size=self.worker.maxsize,
                     scene_id=scene.scene_id if scene else "", scene_objects=len(scene) if scene else 0)
+        if self.navigator is not None:
+            vals.update({f"navigation_{k}": v for k, v in self.navigator.snapshot().items()})
         return vals
 
     def publish_diagnostics(self) -> None:
@@ -751,6 +796,8 @@ class GroundingNode:
                 w.stop(timeout=2.0)
         if self.deadlines is not None:
             self.deadlines.stop()
+        if self.navigator is not None:
+            self.navigator.destroy()
         if self.action_server is not None:
             self.action_server.destroy()
         self.node.destroy_node()

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Build apeiria's ROS 2 interfaces (msg/ srv/ action/) into the venv from PyPI wheels.
+# Build apeiria's ROS 2 interfaces (msg/ srv/ action/) into the venv from PyPI wheels,
+# after the standard interface packages vendored in interfaces/ that have no wheel
+# (vision_msgs, which apeiria's messages use, and nav2_msgs' NavigateToPose).
 #
 #   VENV=.venv scripts/build_interfaces.sh        (scripts/setup.sh runs this)
 #
 # Needs requirements/ros.txt installed in $VENV and Debian cmake + g++. Idempotent:
-# skips the build when a stamp keyed by the hash of the interface sources matches and
-# the generated Python package imports. Any failure stops with one clear line.
+# skips the build when a stamp keyed by the hash of the interface sources (all
+# packages) matches and the generated Python packages import. Any failure stops with
+# one clear line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -15,6 +18,13 @@ PY=$VENV/bin/python
 # One build folder per venv: a CMake cache remembers where it found ament/rosidl.
 BUILD=$ROOT/build/interfaces/$(printf '%s' "$VENV" | sha256sum | cut -c1-8)
 STAMP=$VENV/.stamps/interfaces
+# Package source folders in build order (a package is built and installed into $VENV
+# before the ones that find_package() it): name=folder.
+PACKAGES=(vision_msgs=interfaces/vision_msgs nav2_msgs=interfaces/nav2_msgs apeiria=.)
+# What must import for the build to count as done.
+IMPORT_CHECK='from vision_msgs.msg import Detection3DArray; from nav2_msgs.action import NavigateToPose
+from apeiria.msg import SceneMap, GroundingResult; from apeiria.srv import Ground; from apeiria.action import Ground as G
+SceneMap(); Detection3DArray(); NavigateToPose.Goal()'
 
 say() { printf '\033[1m[interfaces]\033[0m %s\n' "$*"; }
 fail() { printf 'build_interfaces: error: %s\n' "$*" >&2; exit 1; }
@@ -38,10 +48,25 @@ if [ -n "$lark_pin" ]; then
   fi
 fi
 
-src_hash=$( { "$PY" -c 'import sys; print(sys.version)'; cat CMakeLists.txt package.xml scripts/build_interfaces.sh;
-              find msg srv action -type f \( -name '*.msg' -o -name '*.srv' -o -name '*.action' \) | LC_ALL=C sort | while read -r f; do echo "$f"; cat "$f"; done; } | sha256sum | cut -c1-16)
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$src_hash" ] &&
-   "$PY" -c 'from apeiria.msg import SceneMap, GroundingResult; from apeiria.srv import Ground; from apeiria.action import Ground as G' 2>/dev/null; then
+# Everything that goes into the build: the interpreter, this script, and each package's
+# CMakeLists.txt, package.xml and interface files (named and in full).
+sources() {
+  "$PY" -c 'import sys; print(sys.version)'
+  cat scripts/build_interfaces.sh
+  local entry dir sub f
+  for entry in "${PACKAGES[@]}"; do
+    dir=${entry#*=}
+    echo "$entry"
+    cat "$dir/CMakeLists.txt" "$dir/package.xml"
+    for sub in msg srv action; do
+      if [ -d "$dir/$sub" ]; then
+        while read -r f; do echo "$f"; cat "$f"; done < <(find "$dir/$sub" -maxdepth 1 -type f \( -name '*.msg' -o -name '*.srv' -o -name '*.action' \) | LC_ALL=C sort)
+      fi
+    done
+  done
+}
+src_hash=$(sources | sha256sum | cut -c1-16)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$src_hash" ] && "$PY" -c "$IMPORT_CHECK" 2>/dev/null; then
   say "up to date ($src_hash)"
   exit 0
 fi
@@ -67,18 +92,23 @@ PYEOF
 export AMENT_PREFIX_PATH=$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}
 export CMAKE_PREFIX_PATH=$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}
 export PATH=$VENV/bin:$PATH
-LOG=$BUILD.log
-mkdir -p "$BUILD"
-say "building msg/srv/action into $VENV (log: $LOG)"
-{
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_INSTALL_PREFIX="$VENV" -DAPEIRIA_INSTALL_PYTHON=OFF \
-        -DPython3_EXECUTABLE="$PY" -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release &&
-  cmake --build "$BUILD" -j "$(nproc)" &&
-  cmake --install "$BUILD"
-} >"$LOG" 2>&1 || { tail -n 30 "$LOG" >&2; fail "interface build failed (full log: $LOG)"; }
+# (an older layout configured apeiria directly in $BUILD: one folder per package now)
+[ -f "$BUILD/CMakeCache.txt" ] && rm -rf "$BUILD"
+for entry in "${PACKAGES[@]}"; do
+  name=${entry%%=*} dir=${entry#*=}
+  LOG=$BUILD/$name.log
+  mkdir -p "$BUILD/$name"
+  say "building $name ($dir) into $VENV (log: $LOG)"
+  {
+    cmake -S "$ROOT/$dir" -B "$BUILD/$name" -DCMAKE_INSTALL_PREFIX="$VENV" -DAPEIRIA_INSTALL_PYTHON=OFF \
+          -DPython3_EXECUTABLE="$PY" -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release &&
+    cmake --build "$BUILD/$name" -j "$(nproc)" &&
+    cmake --install "$BUILD/$name"
+  } >"$LOG" 2>&1 || { tail -n 30 "$LOG" >&2; fail "$name interface build failed (full log: $LOG)"; }
+done
 
-"$PY" -c 'from apeiria.msg import SceneMap, GroundingResult; from apeiria.srv import Ground; from apeiria.action import Ground as G; SceneMap()' \
-  || fail "interfaces built but 'from apeiria.msg import SceneMap' fails in $PY (see $LOG)"
+"$PY" -c "$IMPORT_CHECK" \
+  || fail "interfaces built but they do not import in $PY (see the logs in $BUILD)"
 mkdir -p "$(dirname "$STAMP")"
 echo "$src_hash" > "$STAMP"
 say "ok ($src_hash)"

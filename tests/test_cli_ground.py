@@ -14,7 +14,7 @@ from apeiria_model.cli.main import main
 from apeiria_model.scene.io import save_scene
 
 REPO = Path(__file__).resolve().parents[1]
-KEYS = ["instruction", "status", "targets", "answer", "program", "trace", "steps", "verified", "reasoner",
+KEYS = ["instruction", "status", "targets", "answer", "program", "trace", "steps", "verified", "failed_check", "reasoner",
         "latency_ms", "message", "ignored"]
 
 

@@ -40,8 +40,15 @@ class ScriptedReasoner:
             t.center = [t.center[0] + shift, t.center[1], t.center[2]]
             targets.append(t)
         steps = [StepReport(k, "filter", "plan", "exec", verified=v) for k, v in enumerate(flags)]
+        verified, failed = VERIFIED.get(instruction, (None, ""))
         return GroundingResult(instruction, "ok" if ids or answer is not None else "no_match", self.name,
-                               targets, answer=answer, steps=steps)
+                               targets, answer=answer, steps=steps, verified=verified, failed_check=failed)
+
+
+# the results' own flags: a right answer vouched for, a wrong one vouched for (counted as
+# verified_wrong), one refused by the answer check
+VERIFIED = {"red mug": (True, ""), "white mug": (True, ""), "how many mugs": (True, ""),
+            "the lamp": (False, "answer_kind")}
 
 
 class Oracle:
@@ -121,7 +128,9 @@ def test_hand_computed_report(hand_case):
     assert d["by_depth"]["5"]["accuracy"] == 1.0 and d["by_depth"][">=6"]["accuracy"] == 0.0
     assert sorted(d["by_depth_exact"], key=int) == ["1", "2", "5", "6"]
     assert d["trace"] == {"n_traces": 3, "n_steps": 6, "n_steps_unchecked": 1,
-                          "step_accuracy": pytest.approx(0.6667), "fully_verified": pytest.approx(0.3333)}
+                          "step_accuracy": pytest.approx(0.6667), "fully_verified": pytest.approx(0.3333),
+                          "verified": 0.75, "verified_wrong": 1, "verified_wrong_qa": 0,
+                          "failed_checks": {"answer_kind": 1}}
     assert d["qa"] == {"n": 1, "exact_match": 1.0}
     assert d["by_target_kind"]["zero"]["accuracy"] == 0.5
     lat = d["latency_ms"]

@@ -15,6 +15,7 @@ from apeiria_model.programs.trace import render_trace
 from apeiria_model.reasoning.hybrid import HybridReasoner
 from apeiria_model.reasoning.neural import NeuralReasoner, plan_program
 from apeiria_model.reasoning.result import STATUSES
+from apeiria_model.reasoning.symbolic import SymbolicReasoner
 from apeiria_model.scene import Scene, SceneObject
 
 PROGRAM = "relate(filter(scene(), mug), filter(scene(), desk), on)"
@@ -122,34 +123,35 @@ class _Scripted(NeuralReasoner):
         return read_output(self.text, scene, 40)
 
 
-class _Symbolic:
-    name = "symbolic"
+class _Symbolic(SymbolicReasoner):
+    """The real symbolic reasoner, counting how often the hybrid asks it."""
 
     def __init__(self):
+        super().__init__()
         self.calls = 0
 
     def ground(self, instruction, scene):
-        from apeiria_model.reasoning.result import GroundingResult
         self.calls += 1
-        return GroundingResult(instruction, "ok", "symbolic", message="parsed by the symbolic reasoner")
+        return super().ground(instruction, scene)
 
 
 def test_hybrid_three_paths(reasoner, office_scene):
+    """Verified neural trace -> returned; a step's claim wrong or no usable plan -> the
+    symbolic parse answers (the plan-execution path: tests/test_answer_check.py)."""
     model = reasoner.model
     gold, _ = _gold_target(office_scene)
     sym = _Symbolic()
     ok = HybridReasoner(neural=_Scripted(model, gold), symbolic=sym).ground("the mug on the desk", office_scene)
     assert ok.reasoner == "hybrid" and ok.verified and "neural trace verified" in ok.message and sym.calls == 0
-    # wrong execution line, valid plan -> the plan is executed symbolically
     bad = gold.replace("Step 3: 1, 2", "Step 3: 1")
     fixed = HybridReasoner(neural=_Scripted(model, bad), symbolic=sym).ground("the mug on the desk", office_scene)
-    assert "executed the neural plan symbolically" in fixed.message and fixed.target_ids == [1, 2]
-    assert fixed.verified is True and sym.calls == 0
+    assert "failed the steps check" in fixed.message and "fell back to symbolic execution" in fixed.message
+    assert fixed.target_ids == [1, 2] and fixed.verified is True and sym.calls == 1
     _check_contract(fixed)
-    # nothing usable -> symbolic reasoner
     fb = HybridReasoner(neural=_Scripted(model, "<answer>\nIDs: 3\n</answer>"), symbolic=sym).ground("the lamp",
                                                                                                    office_scene)
-    assert "fell back to symbolic execution" in fb.message and sym.calls == 1 and fb.reasoner == "hybrid"
+    assert "fell back to symbolic execution" in fb.message and sym.calls == 2 and fb.reasoner == "hybrid"
+    assert fb.target_ids == [3] and fb.verified is True
 
 
 _FUZZ_SCENE = Scene("fuzz", (SceneObject(0, "desk", (0.0, 1.5, 0.375), (1.4, 0.7, 0.75)),

@@ -137,6 +137,8 @@ def test_fuzz_long_multi_sentence_text_never_raises(text):
         res = mode.ground(text, sc)
         assert res.status in ("ok", "no_match", "unparsed", "error")
         if res.status == "ok" and res.program:
-            assert res.verified is True, (text, res.message)
+            # every step re-executes; only the answer check may refuse a misparse of noise
+            assert all(st.verified for st in res.steps), (text, res.message)
+            assert res.verified is True or res.failed_check in ("answer_kind", "target_concept"), (text, res.message)
         if reading is None and res.status == "ok":
             assert res.program is not None  # the grammar parser answered it

@@ -61,7 +61,7 @@ def test_result_contract_and_trace(reasoner, office_scene):
     res = reasoner.ground("the mug on the desk closest to the window", office_scene)
     d = res.to_dict()
     assert list(d) == ["instruction", "status", "targets", "answer", "program", "trace", "steps", "verified",
-                       "reasoner", "latency_ms", "message", "ignored"]
+                       "failed_check", "reasoner", "latency_ms", "message", "ignored"]
     json.dumps(d)
     assert d["program"] == ("relate_anchor(relate(filter(scene(), mug), filter(scene(), desk), on), "
                             "filter(scene(), window), closest)")

@@ -101,7 +101,9 @@ class QueryRecord:
     n_steps: int = 0
     n_steps_verified: int = 0
     n_steps_unchecked: int = 0
-    trace_verified: bool | None = None
+    trace_verified: bool | None = None   # every step re-executes to what the trace states
+    verified: bool | None = None         # the result's flag: steps AND the program answers the question
+    failed_check: str = ""               # which check made ``verified`` false
     answer: Any = None
     gold_answer: Any = None
     message: str = ""
@@ -155,6 +157,7 @@ def score_query(sample: GroundingSample, scene: Scene, result: GroundingResult, 
     flags = [st.verified for st in result.steps]
     rec.n_steps, rec.n_steps_verified, rec.n_steps_unchecked = M.step_counts(flags)
     rec.trace_verified = (all(v is True for v in flags) if flags else None)
+    rec.verified, rec.failed_check = result.verified, result.failed_check
     if sample.answer is not None:
         rec.is_qa = True
         rec.exact = M.answers_match(result.answer, sample.answer)
@@ -240,7 +243,13 @@ def summarize(records: Sequence[QueryRecord], thresholds: Sequence[float] = M.IO
     trace = {"n_traces": len(traced), "n_steps": n_steps,
              "n_steps_unchecked": sum(r.n_steps_unchecked for r in traced),
              "step_accuracy": (sum(r.n_steps_verified for r in traced) / n_steps) if n_steps else None,
-             "fully_verified": M.mean_or_none(r.trace_verified for r in traced)}
+             "fully_verified": M.mean_or_none(r.trace_verified for r in traced),
+             # the result's `verified` flag, and how far it can be trusted: answers it vouches
+             # for that are wrong (the target: none), per failed check the ones it refused
+             "verified": M.mean_or_none(r.verified for r in records if r.verified is not None),
+             "verified_wrong": sum(1 for r in records if r.verified is True and not r.exact),
+             "verified_wrong_qa": sum(1 for r in records if r.verified is True and not r.exact and r.is_qa),
+             "failed_checks": dict(sorted(Counter(r.failed_check for r in records if r.failed_check).items()))}
 
     qa = [r for r in records if r.is_qa]
     latencies = [r.latency_ms for r in records]

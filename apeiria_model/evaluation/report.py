@@ -59,6 +59,11 @@ def report_tables(d: dict[str, Any]) -> list[Table]:
     if tr["n_traces"]:
         head.add_row("trace steps verified %", f"{_pct(tr['step_accuracy'])} of {tr['n_steps']} steps")
         head.add_row("traces fully verified %", f"{_pct(tr['fully_verified'])} of {tr['n_traces']}")
+    if tr.get("verified") is not None:
+        checks = ", ".join(f"{k} {v}" for k, v in tr["failed_checks"].items()) or "none"
+        head.add_row("results verified % (steps + answers the question)", _pct(tr["verified"]))
+        head.add_row("verified but wrong (QA)", f"{tr['verified_wrong']} ({tr['verified_wrong_qa']})")
+        head.add_row("not verified, by failed check", checks)
     if d["qa"]["n"]:
         head.add_row("QA exact match %", f"{_pct(d['qa']['exact_match'])} of {d['qa']['n']}")
     tables = [head]

@@ -1,12 +1,19 @@
 """The hybrid reasoner: neural plan, symbolic verification, symbolic fallback.
 
-1. The neural model writes its trace; ``verify_trace`` re-checks every step.
-   All steps hold -> the neural result is returned ("neural trace verified").
-2. A step fails but the plan is one valid program -> that *plan* is executed by the
-   symbolic executor (the model's decomposition, the executor's geometry).
-3. No usable plan -> the symbolic reasoner (instruction parser + executor) answers.
+1. The neural model writes its trace. It is returned when it is verified: every step
+   re-executes to what it states AND its program answers the question asked (answer
+   kind, target concept: ``reasoning.answer_check``) -> "neural trace verified".
+2. Otherwise the symbolic reasoner answers from its own parse of the instruction; that
+   answer is returned when it is found and verified -> "fell back to symbolic execution".
+3. Only when the symbolic reasoner has no verified answer either, and the neural plan
+   answers the question asked (its steps' claims were wrong, say, but its decomposition
+   is right), is that *plan* executed by the symbolic executor -> "executed the neural
+   plan symbolically"; if that does not verify either, the symbolic answer stands.
 
-``message`` starts with which of the three happened, and why.
+So the hybrid is never worse than the better of its two parts on a question either can
+verify, and ``verified: true`` always means both checks held. ``message`` starts with
+which path answered and why; ``failed_check`` on a fallback says which check the neural
+trace failed.
 """
 
 from __future__ import annotations
@@ -15,12 +22,11 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from apeiria_model.programs import ast, parse_program
-from apeiria_model.programs.errors import ProgramExecutionError
-from apeiria_model.programs.trace import parse_trace, render_trace, step_reports, verify_trace
+from apeiria_model.programs import parse_program
+from apeiria_model.reasoning import answer_check
 from apeiria_model.reasoning.base import ground_safely
 from apeiria_model.reasoning.neural import NeuralReasoner
-from apeiria_model.reasoning.result import (STATUS_ERROR, STATUS_NO_MATCH, STATUS_OK, GroundingResult, Target)
+from apeiria_model.reasoning.result import STATUS_ERROR, STATUS_OK, GroundingResult
 from apeiria_model.scene.model import Scene
 
 log = logging.getLogger(__name__)
@@ -31,6 +37,9 @@ class HybridReasoner:
 
     def __init__(self, checkpoint: str | Path | None = None, neural: NeuralReasoner | None = None, symbolic=None,
                  matcher=None):
+        if matcher is None:  # one matcher for both parts: a step verifies the same on either path
+            from apeiria_model.language.open_vocab import default_matcher
+            matcher = default_matcher()
         self.neural = neural if neural is not None else NeuralReasoner(checkpoint, matcher=matcher)
         if symbolic is None:
             from apeiria_model.reasoning.symbolic import SymbolicReasoner
@@ -48,47 +57,41 @@ class HybridReasoner:
             # bad input (not a model failure): the symbolic reasoner reports it in its own words
             s = self.symbolic.ground(instruction, scene)
             s.message = _join("input rejected by the neural reasoner", s.message)
-            return s
+            return self._as_hybrid(s)
         if n.verified:
-            n.message = _join("neural trace verified by symbolic re-execution", n.message)
-            return n
-        why = n.message or "trace not verifiable"
-        if n.program:
-            plan_res = self._execute_plan(instruction, scene, n.program)
-            if plan_res is not None:
-                plan_res.message = _join(f"neural trace failed verification ({why}); executed the neural plan "
-                                         "symbolically", plan_res.message)
-                return plan_res
+            n.message = _join("neural trace verified (steps re-executed, answers the question)", n.message)
+            return self._as_hybrid(n)
+        failed = n.failed_check or answer_check.CHECK_STEPS
+        why = f"neural trace failed the {failed} check ({n.message or 'trace not verifiable'})"
         s = self.symbolic.ground(instruction, scene)
-        s.message = _join(f"neural trace failed verification ({why}); fell back to symbolic execution", s.message)
-        return s
+        if s.status != STATUS_OK or not s.verified:
+            plan = self._plan_result(instruction, scene, n.program)
+            if plan is not None:
+                plan.message = _join(f"{why}; the symbolic parse has no verified answer ({s.status}); executed "
+                                     "the neural plan symbolically", plan.message)
+                return self._as_hybrid(plan, failed)
+        s.message = _join(f"{why}; fell back to symbolic execution", s.message)
+        return self._as_hybrid(s, failed)
 
-    def _execute_plan(self, instruction: str, scene: Scene, program_text: str) -> GroundingResult | None:
-        executor = self.neural.executor
+    def _plan_result(self, instruction: str, scene: Scene, program_text: str | None) -> GroundingResult | None:
+        """The neural plan executed by the symbolic reasoner; None unless the plan answers
+        the question asked and its execution verifies."""
+        if not program_text:
+            return None
         try:
             program = parse_program(program_text)
-            result = executor.execute(program, scene)
-        except (ProgramExecutionError, ValueError):
+        except ValueError:
             return None
-        trace = render_trace(instruction, program, result, scene, "full")
-        check = verify_trace(parse_trace(trace), scene, executor=executor)
-        steps = step_reports(result, scene)
-        by = {c.index: c for c in check.steps}
-        for st in steps:
-            c = by.get(st.index)
-            st.verified = bool(c.ok) if c is not None else False
-        res = GroundingResult(instruction, STATUS_OK, self.name, program=program_text, trace=trace, steps=steps,
-                              verified=bool(check.all_ok))
-        if isinstance(program, (ast.Count, ast.Query)):
-            res.answer = result.value
-            src = result.steps[-1].inputs[0] if result.steps else []
-            res.targets = [Target.from_object(scene.get(i)) for i in src]
-            if result.value is None:
-                res.status = STATUS_NO_MATCH
-        else:
-            res.targets = [Target.from_object(scene.get(i)) for i in result.ids]
-            if not result.ids:
-                res.status = STATUS_NO_MATCH
+        expected = answer_check.expectation(instruction, scene)
+        if not answer_check.check_answer(program, expected, scene, self.symbolic.executor).ok:
+            return None
+        res = self.symbolic.answer_program(instruction, program, scene)
+        return res if res.status == STATUS_OK and res.verified else None
+
+    def _as_hybrid(self, res: GroundingResult, failed: str = "") -> GroundingResult:
+        res.reasoner = self.name
+        if failed and not res.failed_check and not res.verified:
+            res.failed_check = failed
         return res
 
 

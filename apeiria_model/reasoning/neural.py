@@ -4,7 +4,9 @@
 tokens, decodes the compact trace greedily, rewrites the answer IDs into scene boxes
 (``model/trace_format.py``), parses the trace with ``programs.trace.parse_trace`` and
 re-executes every step it states with ``verify_trace``: ``verified`` and each
-``StepReport.verified`` say whether the model's own claims hold in this scene.
+``StepReport.verified`` say whether the model's own claims hold in this scene, and
+``verified`` also that the plan answers the question asked (``reasoning.answer_check``,
+the same rule and the same concept matcher as the symbolic reasoner).
 
 Targets are the objects the answer names (boxes from the scene). Never raises: a bad
 input or an unreadable generation comes back as "error" / "no_match" with a message.
@@ -19,8 +21,10 @@ from typing import Any, Callable
 
 import apeiria_model
 from apeiria_model.model.trace_format import ModelOutput, read_output
+from apeiria_model.programs import parse_program
 from apeiria_model.programs.executor import Executor
 from apeiria_model.programs.trace import ParsedTrace, verify_trace
+from apeiria_model.reasoning import answer_check
 from apeiria_model.reasoning.base import ground_safely, reject_bad_request
 from apeiria_model.reasoning.result import (STATUS_ERROR, STATUS_NO_MATCH, STATUS_OK, GroundingResult, StepReport,
                                             Target)
@@ -37,8 +41,6 @@ def plan_program(parsed: ParsedTrace) -> str | None:
     """The DSL program a compact plan spells out, by substituting step references
     (``relate(#1, #2, left)`` -> ``relate(filter(scene(), chair), ..., left)``).
     None when the plan is missing or does not form one valid program."""
-    from apeiria_model.programs import parse_program
-
     if not parsed.steps or any(s.op is None for s in parsed.steps):
         return None
     texts: dict[int, str] = {}
@@ -125,6 +127,9 @@ class NeuralReasoner:
         if constrained not in (None, "off", "format", "sets"):
             raise ValueError(f"constrained must be None, 'off', 'format' or 'sets', got {constrained!r}")
         self.constrained = constrained
+        if matcher is None:  # the symbolic reasoner's matcher: a step verifies the same on every path
+            from apeiria_model.language.open_vocab import default_matcher
+            matcher = default_matcher()
         self.executor = Executor(matcher)
         self.last_generation_tokens = 0
 
@@ -194,11 +199,18 @@ class NeuralReasoner:
             steps.append(StepReport(index=s.index, op=s.op or "unknown", plan=s.plan_text, execution=_exec_text(s),
                                     inputs=_inputs_of(parsed, s, scene) if s.op else [], output=out_val,
                                     verified=(bool(c.ok) if c is not None else (False if check is not None else None))))
-        verified = bool(check.all_ok) if check is not None else None
-        if check is not None and not check.all_ok and check.reasons:
-            notes.append("trace verification failed: " + "; ".join(check.reasons[:3]))
-        res = GroundingResult(instruction, STATUS_OK, self.name, program=plan_program(parsed), trace=out.expanded,
-                              steps=steps, verified=verified)
+        program_text = plan_program(parsed)
+        verified, failed_check = None, ""
+        if check is not None:
+            program = parse_program(program_text) if program_text is not None else None
+            verified, failed_check, why = answer_check.verify(instruction, program, scene, self.executor,
+                                                              bool(check.all_ok))
+            if failed_check == answer_check.CHECK_STEPS and check.reasons:
+                notes.append("trace verification failed: " + "; ".join(check.reasons[:3]))
+            elif failed_check:
+                notes.append(f"{answer_check.describe(failed_check)}: {why}")
+        res = GroundingResult(instruction, STATUS_OK, self.name, program=program_text, trace=out.expanded,
+                              steps=steps, verified=verified, failed_check=failed_check)
         if out.answer_value is not None and out.answer_ids is None:
             res.answer = out.answer_value
             last = parsed.steps[-1] if parsed.steps else None

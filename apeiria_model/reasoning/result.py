@@ -9,7 +9,10 @@ JSON shape (a public contract; the ROS GroundingResult message mirrors it)::
      "program": str | null,
      "trace": str,                      # human-readable plan + execution + answer
      "steps": [{"index", "op", "plan", "execution", "inputs", "output", "verified"}],
-     "verified": bool | null,           # every step re-checked against the scene
+     "verified": bool | null,           # every step re-checked against the scene AND the
+                                        # program answers the question asked (answer kind,
+                                        # target concept: reasoning/answer_check.py)
+     "failed_check": "" | "steps" | "answer_kind" | "target_concept",  # why not verified
      "reasoner": "symbolic" | "neural" | "hybrid",
      "latency_ms": float,
      "message": str,                    # why, for unparsed / error / fallbacks
@@ -67,6 +70,7 @@ class GroundingResult:
     trace: str = ""
     steps: list[StepReport] = field(default_factory=list)
     verified: bool | None = None
+    failed_check: str = ""  # "" | steps | answer_kind | target_concept: which check made verified false
     latency_ms: float = 0.0
     message: str = ""
     ignored: list[str] = field(default_factory=list)  # words of the instruction nothing checked
@@ -75,7 +79,7 @@ class GroundingResult:
         d = asdict(self)
         d["latency_ms"] = round(self.latency_ms, 3)
         order = ["instruction", "status", "targets", "answer", "program", "trace", "steps",
-                 "verified", "reasoner", "latency_ms", "message", "ignored"]
+                 "verified", "failed_check", "reasoner", "latency_ms", "message", "ignored"]
         return {k: d[k] for k in order}
 
     @property

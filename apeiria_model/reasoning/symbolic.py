@@ -24,6 +24,7 @@ from apeiria_model.programs import ast
 from apeiria_model.programs.errors import ProgramExecutionError
 from apeiria_model.programs.executor import ExecStep, Executor
 from apeiria_model.programs.trace import parse_trace, render_trace, step_reports, verify_trace
+from apeiria_model.reasoning import answer_check
 from apeiria_model.reasoning.base import ground_safely, reject_bad_request
 from apeiria_model.reasoning.result import (STATUS_ERROR, STATUS_NO_MATCH, STATUS_OK, STATUS_UNPARSED,
                                             GroundingResult, Target)
@@ -113,7 +114,7 @@ class SymbolicReasoner:
         primary = None
         if parsed.ok:
             primary = self._answer(instruction, parsed.program, parsed.program_text, scene, notes,
-                                   parsed.multi, parsed.target_concept)
+                                   parsed.multi, parsed.target_concept, parsed)
             primary.ignored = list(parsed.ignored)
             if self.answer_mode == ANSWER_SETS or isinstance(parsed.program, (ast.Count, ast.Query)):
                 return primary
@@ -122,7 +123,7 @@ class SymbolicReasoner:
         # Not parsed (or, answering single objects: nothing found / several objects for a
         # description that names one): read it as a real referring expression, graded: the
         # best candidate, never empty while an object of the target class exists.
-        fallback = self._ground_reading(instruction, scene)
+        fallback = self._ground_reading(instruction, scene, parsed)
         if fallback is not None:
             if not parsed.ok:
                 fallback.message = "; ".join([f"could not parse the instruction: {parsed.reason}", fallback.message])
@@ -132,7 +133,12 @@ class SymbolicReasoner:
         return fail(STATUS_UNPARSED, "; ".join([f"could not parse the instruction: {parsed.reason}"] + notes),
                     instruction)
 
-    def _ground_reading(self, instruction: str, scene: Scene) -> GroundingResult | None:
+    def answer_program(self, instruction: str, program: ast.Node, scene: Scene) -> GroundingResult:
+        """Execute a given ``program`` (another reasoner's plan, say) for ``instruction`` and
+        verify it by the same rule as a parsed one; ``scene`` must be valid."""
+        return self._answer(clean_text(instruction), program, str(program), validate_scene(scene), [], False, None)
+
+    def _ground_reading(self, instruction: str, scene: Scene, parsed: ParseOutcome) -> GroundingResult | None:
         reading = referring.read(instruction, scene.labels())
         if reading is None:
             return None
@@ -141,7 +147,7 @@ class SymbolicReasoner:
         ignored = list(reading.unchecked)
         res = None
         if reading.color:
-            res = self._answer(instruction, program, str(program), scene, list(notes), reading.multi, None)
+            res = self._answer(instruction, program, str(program), scene, list(notes), reading.multi, None, parsed)
             if res.status != STATUS_OK:
                 res = None
                 ignored.append(reading.color)
@@ -149,7 +155,7 @@ class SymbolicReasoner:
                              "estimated colours: colour not used")
         if res is None:
             program = referring.to_program(reading, use_color=False)
-            res = self._answer(instruction, program, str(program), scene, notes, reading.multi, None)
+            res = self._answer(instruction, program, str(program), scene, notes, reading.multi, None, parsed)
         if res.status == STATUS_NO_MATCH and not reading.guess:
             # the cue found nothing to pick from (its anchor is the target itself, say):
             # the target class still exists, so answer with the best guess and say why
@@ -157,7 +163,7 @@ class SymbolicReasoner:
                                         guess=True)
             notes.append(f"the cue ({referring.describe(reading)}) picked nothing: best guess instead")
             program = referring.to_program(guess, use_color=False)
-            res = self._answer(instruction, program, str(program), scene, notes, reading.multi, None)
+            res = self._answer(instruction, program, str(program), scene, notes, reading.multi, None, parsed)
             reading = guess
         if ignored:
             res.message = "; ".join(filter(None, [res.message, "unchecked: " + " ".join(ignored)]))
@@ -168,8 +174,10 @@ class SymbolicReasoner:
         return res
 
     def _answer(self, instruction: str, program, program_text: str, scene: Scene, notes: list[str],
-                multi: bool, target_concept: str | None) -> GroundingResult:
-        """Execute ``program``, render and verify its trace, and fill a GroundingResult."""
+                multi: bool, target_concept: str | None, parsed: ParseOutcome | None = None) -> GroundingResult:
+        """Execute ``program``, render and verify its trace (every step re-executed, and the
+        program answers the question asked: ``reasoning.answer_check``), and fill a
+        GroundingResult. ``parsed``: the symbolic parse of ``instruction``, when there is one."""
         notes = list(notes)
         try:
             result = self.executor.execute(program, scene)
@@ -181,18 +189,21 @@ class SymbolicReasoner:
 
         trace = render_trace(instruction, program, result, scene, "full")
         steps = step_reports(result, scene)
-        verified = None
+        verified, failed_check = None, ""
         if self.verify:
             check = verify_trace(parse_trace(trace), scene, executor=self.executor)
             by_index = {c.index: c for c in check.steps}
             for st in steps:
                 c = by_index.get(st.index)
                 st.verified = bool(c.ok) if c is not None else False
-            verified = bool(check.all_ok)
-            if not verified:
+            verified, failed_check, why = answer_check.verify(instruction, program, scene, self.executor,
+                                                              bool(check.all_ok), parsed)
+            if failed_check == answer_check.CHECK_STEPS:
                 notes.append("trace verification failed: " + "; ".join(check.reasons[:3]))
+            elif failed_check:
+                notes.append(f"{answer_check.describe(failed_check)}: {why}")
         res = GroundingResult(instruction, STATUS_OK, self.name, program=program_text,
-                              trace=trace, steps=steps, verified=verified)
+                              trace=trace, steps=steps, verified=verified, failed_check=failed_check)
         if isinstance(result.program, ast.Count):
             res.answer = result.value
             counted = result.steps[-1].inputs[0] if result.steps else []

@@ -55,7 +55,9 @@ def msg_to_step(m) -> StepReport:
 
 
 def target_to_msg(t: Target):
-    from apeiria.msg import DetectedObject, ObjectHypothesis
+    from vision_msgs.msg import ObjectHypothesis
+
+    from apeiria.msg import DetectedObject
 
     m = DetectedObject()
     m.id, m.label, m.score = int(t.id), t.label, float(t.score)
@@ -87,6 +89,7 @@ def result_to_msg(r: GroundingResult, request_id: str = "", scene_id: str = "", 
     m.trace = r.trace
     m.steps = [step_to_msg(s) for s in r.steps]
     m.verified = _verified_to_int(r.verified)
+    m.failed_check = r.failed_check
     m.reasoner = r.reasoner
     m.latency_ms = float(r.latency_ms)
     m.message = r.message
@@ -99,7 +102,7 @@ def msg_to_result(m) -> GroundingResult:
         instruction=m.instruction, status=m.status, reasoner=m.reasoner,
         targets=[msg_to_target(t) for t in m.targets], answer=_parse_json_or_none(m.answer),
         program=m.program or None, trace=m.trace, steps=[msg_to_step(s) for s in m.steps],
-        verified=_int_to_verified(m.verified), latency_ms=float(m.latency_ms), message=m.message)
+        verified=_int_to_verified(m.verified), failed_check=m.failed_check, latency_ms=float(m.latency_ms), message=m.message)
 
 
 def result_msg_to_dict(m) -> dict[str, Any]:

@@ -17,7 +17,9 @@ class SceneMessageError(SceneValidationError):
 
 
 def object_to_msg(o: SceneObject):
-    from apeiria.msg import DetectedObject, ObjectHypothesis
+    from vision_msgs.msg import ObjectHypothesis
+
+    from apeiria.msg import DetectedObject
 
     m = DetectedObject()
     m.id = int(o.id)

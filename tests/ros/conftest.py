@@ -29,6 +29,8 @@ def ros_available() -> bool:
     try:
         import rclpy  # noqa: F401
         from apeiria.msg import SceneMap  # noqa: F401
+        from nav2_msgs.action import NavigateToPose  # noqa: F401  (vendored, interfaces/)
+        from vision_msgs.msg import Detection3DArray  # noqa: F401  (vendored, interfaces/)
         return True
     except ImportError:
         return False
@@ -103,7 +105,7 @@ REQUIRE_ROS = os.environ.get("APEIRIA_REQUIRE_ROS") == "1"
 def require_ros() -> None:
     if ros_available():
         return
-    why = "rclpy or the apeiria interfaces are not installed (scripts/setup.sh builds them)"
+    why = "rclpy or the apeiria / vendored vision_msgs, nav2_msgs interfaces are not installed (scripts/setup.sh builds them)"
     if REQUIRE_ROS:
         pytest.fail(why + " and APEIRIA_REQUIRE_ROS=1")
     pytest.skip(why, allow_module_level=True)

@@ -36,7 +36,7 @@ def test_ask_prints_the_ground_json(ros, ros_env, log_dir, tmp_path):
         assert p.returncode == 0, p.stderr
         d = json.loads(p.stdout)
         assert list(d) == ["instruction", "status", "targets", "answer", "program", "trace", "steps",
-                           "verified", "reasoner", "latency_ms", "message", "ignored"]
+                           "verified", "failed_check", "reasoner", "latency_ms", "message", "ignored"]
         assert d["status"] == "ok" and [t["id"] for t in d["targets"]] == [2]
         text = _run(["ask", "the white mug", "--domain-id", str(DOMAIN_ID), "--log-dir", str(tmp_path)], ros_env)
         assert text.returncode == 0 and "status: ok" in text.stdout and "2: mug" in text.stdout

@@ -65,7 +65,7 @@ def test_service_result_equals_ground_json_contract(ros, grounding):
 
     d = result_msg_to_dict(_ask(ros, grounding, "the lamp"))
     assert list(d) == ["instruction", "status", "targets", "answer", "program", "trace", "steps",
-                       "verified", "reasoner", "latency_ms", "message", "ignored"]
+                       "verified", "failed_check", "reasoner", "latency_ms", "message", "ignored"]
     assert d["status"] == "ok" and [t["id"] for t in d["targets"]] == [3]
 
 
