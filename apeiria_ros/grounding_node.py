@@ -712,7 +712,12 @@ class GroundingNode:
             if kind == "served":
                 self.counters.add("late")
             return None
-        msg = self._publish(result, job.request_id, scene)
+        try:
+            msg = self._publish(result, job.request_id, scene)
+        except Exception as e:  # noqa: BLE001 - conversion / publishing failed: still exactly one answer
+            self.node.get_logger().error(f"{job.request_id}: result could not be sent: {type(e).__name__}: {e}")
+            msg = self._bare_error(job, result, e)
+            result, kind = _error_result(result.instruction, result.reasoner, msg.message), "errors"
         self.counters.answered(result.status, kind)
         job.deliver(msg)
         return msg
@@ -724,6 +729,15 @@ class GroundingNode:
         stamp = self.node.get_clock().now().to_msg()
         msg = result_to_msg(result, request_id=rid, scene_id=scene.scene_id if scene else "", frame_id=frame, stamp=stamp)
         self.pub_result.publish(msg)  # first: markers and the goal must not delay the answer
+        try:
+            self._publish_extras(result, scene, frame, stamp)
+        except Exception as e:  # noqa: BLE001 - the answer is out; what depends on it must not undo that
+            self.node.get_logger().error(f"{rid}: result published, but its detections / markers / goal failed: "
+                                         f"{type(e).__name__}: {e}")
+        return msg
+
+    def _publish_extras(self, result: GroundingResult, scene: Scene | None, frame: str, stamp) -> None:
+        """What follows a published result: detections, markers, the approach goal."""
         if result.status in (STATUS_OK, STATUS_NO_MATCH):
             from apeiria_ros.conversions.detections import result_to_detections
 
@@ -734,6 +748,22 @@ class GroundingNode:
             self.pub_markers.publish(result_markers(result, scene, frame, stamp))
             if self.cfg["publish_goal"]:
                 self._publish_goal(result, scene, frame, stamp)
+
+    def _bare_error(self, job: Job, result: GroundingResult, e: BaseException):
+        """The answer when ``result`` itself cannot be converted or published: a plain
+        GroundingResult with status 'error' and the reason, so the caller still gets one."""
+        from apeiria.msg import GroundingResult as GroundingResultMsg
+
+        msg = GroundingResultMsg()
+        msg.request_id, msg.instruction, msg.reasoner = job.request_id, result.instruction, result.reasoner
+        msg.status = STATUS_ERROR
+        msg.message = f"internal error: the result could not be sent: {type(e).__name__}: {e}"
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        msg.header.frame_id = self.cfg["frame_id"]
+        try:
+            self.pub_result.publish(msg)
+        except Exception as e2:  # noqa: BLE001 - the service / action caller still gets msg
+            self.node.get_logger().error(f"{job.request_id}: could not publish the error result either: {e2}")
         return msg
 
     def _publish_goal(self, result: GroundingResult, scene: Scene, frame: str, stamp) -> None:
