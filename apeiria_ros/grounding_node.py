@@ -10,6 +10,10 @@ timeout), ``busy`` (the queue was full: refused, never silently dropped) or, on 
 and action goals do not hold an executor thread while they wait: the worker answers them.
 Counters (received / served / refused / dropped / pending) go to /diagnostics.
 
+A lifecycle node: inputs exist only while it is active (see ``GroundingNode`` and the
+Lifecycle section of docs/ros.md); ``autostart`` (default true) makes it configure and
+activate itself when no lifecycle manager drives it.
+
 SceneMaps are applied in header-stamp order (an older map never replaces a newer one),
 converted off the executor and swapped in atomically.
 
@@ -36,9 +40,11 @@ from apeiria_ros.conversions.scene import SceneMessageError, msg_to_scene
 from apeiria_ros.env import resolve_path
 from apeiria_ros.heap import freeze_heap
 from apeiria_ros.instructions import InstructionError, check_instruction, decode_string_cdr
+from apeiria_ros.lifecycle import LIFECYCLE_PARAM_DESCRIPTION
 from apeiria_ros.params import Param
 
 PARAMS = [
+    Param("autostart", True, LIFECYCLE_PARAM_DESCRIPTION, True),
     Param("instruction_topic", "/apeiria/instruction", "std_msgs/String topic of instructions to ground", True),
     Param("instruction_qos_depth", 0, "history depth of the instruction subscription (0 = keep all: a burst is "
           "never overwritten before the node reads it)", True),
@@ -166,14 +172,19 @@ def _stamp_ns(stamp) -> int:
 
 
 class GroundingNode:
-    """Built lazily on an rclpy Node (so importing this module needs no ROS)."""
+    """A managed (lifecycle) node, built lazily on rclpy (importing this module needs no
+    ROS). ``configure`` reads the parameters, creates the publishers and workers, loads
+    the scene file and loads + warms up the default reasoner; ``activate`` opens the
+    inputs (subscriptions, service, action, diagnostics timer); ``deactivate`` closes
+    them, every request that reached the node still getting its one result; ``cleanup``
+    frees the workers, publishers, scene and models. With ``autostart`` (the default)
+    the constructor configures and activates; otherwise a lifecycle manager does."""
 
     def __init__(self, node_name: str = "grounding_node", **node_kwargs):
-        from rclpy.node import Node
-
+        from apeiria_ros.lifecycle import autostart, managed_node
         from apeiria_ros.params import declare_all, values
 
-        self.node = node = Node(node_name, **node_kwargs)
+        self.node = node = managed_node(self, node_name, **node_kwargs)
         declare_all(node, PARAMS)
         self.cfg = values(node, PARAMS)
         self._lock = threading.Lock()
@@ -186,31 +197,49 @@ class GroundingNode:
         self._reasoner_lock = threading.Lock()
         self._ids = itertools.count(1)
         self._deferred: dict[int, tuple[Any, Job]] = {}
-        self.counters = Counters()
-        node.add_on_set_parameters_callback(self._on_set_parameters)
-        self._configure()
-        self._activate()
+        self.counters = Counters()  # over the process's life, across lifecycle transitions
+        # Admission: requests are queued only while active. ``_gate`` orders every submit
+        # against deactivation; ``_inflight`` counts input callbacks still running and
+        # replies (service responses, action goals) not yet sent.
+        self._gate = threading.Lock()
+        self._accepting = False
+        self._inflight = 0
+        self._inflight_cv = threading.Condition()
+        from std_msgs.msg import String
 
-    # --- setup ----------------------------------------------------------------------
-    def _configure(self) -> None:
-        """Publishers, workers, the scene file and the default reasoner (models load here)."""
+        self._String = String
+        self.worker = self.scene_worker = self.deadlines = None
+        self.pub_result = self.pub_markers = self.pub_goal = self.pub_status = self.pub_diag = None
+        self.pub_detections = self.navigator = None
+        self.sub_scene = self.sub_instruction = self.service = self.action_server = self.diag_timer = None
+        node.add_on_set_parameters_callback(self._on_set_parameters)
+        if self.cfg["autostart"]:
+            autostart(node)
+
+    # --- lifecycle ------------------------------------------------------------------
+    def configure(self) -> None:
+        """Parameters, publishers, workers, the scene file and the default reasoner (its
+        models load and warm up here, so the first request is not the slow one)."""
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseStamped
         from std_msgs.msg import String
         from visualization_msgs.msg import MarkerArray
 
         from apeiria.msg import GroundingResult as GroundingResultMsg
+        from apeiria_ros.params import values
         from apeiria_ros.qos import qos_profile
         from apeiria_ros.worker import BoundedWorker, Deadlines
 
-        node, cfg = self.node, self.cfg
-        self._String = String
-        self.pub_result = node.create_publisher(GroundingResultMsg, cfg["result_topic"],
-                                                qos_profile("reliable", int(cfg["result_qos_depth"])))
-        self.pub_markers = node.create_publisher(MarkerArray, cfg["marker_topic"], qos_profile("latched"))
-        self.pub_goal = node.create_publisher(PoseStamped, cfg["goal_topic"], qos_profile("latched"))
-        self.pub_status = node.create_publisher(String, cfg["status_topic"], qos_profile("reliable", 50))
-        self.pub_diag = node.create_publisher(DiagnosticArray, cfg["diagnostics_topic"], qos_profile("reliable", 50))
+        node = self.node
+        self.cfg = cfg = values(node, PARAMS)
+        # publishers (lifecycle: they send only while the node is active)
+        self.pub_result = node.create_lifecycle_publisher(GroundingResultMsg, cfg["result_topic"],
+                                                          qos_profile("reliable", int(cfg["result_qos_depth"])))
+        self.pub_markers = node.create_lifecycle_publisher(MarkerArray, cfg["marker_topic"], qos_profile("latched"))
+        self.pub_goal = node.create_lifecycle_publisher(PoseStamped, cfg["goal_topic"], qos_profile("latched"))
+        self.pub_status = node.create_lifecycle_publisher(String, cfg["status_topic"], qos_profile("reliable", 50))
+        self.pub_diag = node.create_lifecycle_publisher(DiagnosticArray, cfg["diagnostics_topic"],
+                                                        qos_profile("reliable", 50))
         self.worker = BoundedWorker(self._process, int(cfg["queue_size"]), "reject",
                                     on_error=self._on_worker_error, name="apeiria-grounding")
         # one slot, newest wins: a map waiting for conversion is superseded by a newer one
@@ -221,9 +250,9 @@ class GroundingNode:
             err = self._load_scene_file(cfg["scene_file"])
             if err:
                 self._status("scene_error", err)
-        # Load the default reasoner now (the symbolic one loads an embedding model in
-        # seconds) so the first request is not the slow one; requests wait on the lock.
-        threading.Thread(target=self._preload, daemon=True, name="apeiria-preload").start()
+        # A default reasoner that cannot load is reported; requests then get status
+        # 'error' with the reason (or name another reasoner), as before lifecycle.
+        self._preload()
 
     def _configure_standard_outputs(self) -> None:
         """vision_msgs/Detection3DArray publisher; the Nav2 NavigateToPose client when
@@ -233,8 +262,8 @@ class GroundingNode:
         from apeiria_ros.qos import qos_profile
 
         cfg = self.cfg
-        self.pub_detections = self.node.create_publisher(Detection3DArray, cfg["detections_topic"],
-                                                         qos_profile("reliable", 10))
+        self.pub_detections = self.node.create_lifecycle_publisher(Detection3DArray, cfg["detections_topic"],
+                                                                   qos_profile("reliable", 10))
         self.navigator = None
         if cfg["navigate_action"]:
             from apeiria_ros.navigation import NavigateToPoseClient
@@ -248,8 +277,9 @@ class GroundingNode:
                     "/goal_pose into a NavigateToPose goal, so each approach pose is sent twice (set goal_topic "
                     "to e.g. /apeiria/goal_pose)")
 
-    def _activate(self) -> None:
-        """Inputs: the scene and instruction subscriptions, the service, the action."""
+    def activate(self) -> None:
+        """Inputs: the scene and instruction subscriptions, the service, the action,
+        the diagnostics timer; then requests are accepted."""
         from rclpy.action import ActionServer, CancelResponse, GoalResponse
         from rclpy.callback_groups import ReentrantCallbackGroup
 
@@ -259,6 +289,8 @@ class GroundingNode:
         from apeiria_ros.qos import qos_profile
 
         node, cfg = self.node, self.cfg
+        with self._gate:
+            self._accepting = True
         group = ReentrantCallbackGroup()
         self.sub_scene = node.create_subscription(SceneMap, cfg["scene_topic"], self._on_scene,
                                                   qos_profile(cfg["scene_qos"]), callback_group=group)
@@ -267,15 +299,15 @@ class GroundingNode:
         try:
             from rclpy.event_handler import SubscriptionEventCallbacks
 
-            events = SubscriptionEventCallbacks(message_lost=self._on_lost)
+            events = SubscriptionEventCallbacks(message_lost=self._tracked(self._on_lost))
         except ImportError:
             pass
         self.sub_instruction = node.create_subscription(
-            self._String, cfg["instruction_topic"], self._on_instruction,
+            self._String, cfg["instruction_topic"], self._tracked(self._on_instruction),
             qos_profile("reliable", int(cfg["instruction_qos_depth"])), callback_group=group, raw=True,
             event_callbacks=events)
         srv_qos = qos_profile("reliable", int(cfg["service_qos_depth"]))
-        self.service = node.create_service(GroundSrv, cfg["service_name"], self._on_service,
+        self.service = node.create_service(GroundSrv, cfg["service_name"], self._tracked(self._on_service),
                                            qos_profile=srv_qos, callback_group=group)
         # The executor sends what the callback returns; a deferred response goes out later,
         # from the worker, so a waiting call holds no executor thread.
@@ -284,12 +316,102 @@ class GroundingNode:
         self._GroundAction = GroundAction
         self.action_server = ActionServer(
             node, GroundAction, cfg["action_name"], execute_callback=self._finish_goal,
-            goal_callback=lambda goal: GoalResponse.ACCEPT, handle_accepted_callback=self._on_goal,
+            goal_callback=lambda goal: GoalResponse.ACCEPT, handle_accepted_callback=self._tracked(self._on_goal),
             cancel_callback=lambda handle: CancelResponse.ACCEPT, callback_group=group,
             goal_service_qos_profile=srv_qos, result_service_qos_profile=srv_qos)
         self.diag_timer = node.create_timer(float(cfg["diagnostics_period_s"]), self.publish_diagnostics,
                                             callback_group=group)
         self._status("ready", f"reasoner={cfg['reasoner']} scene={self._scene_source or 'none yet'}")
+
+    def deactivate(self) -> None:
+        """Stop taking work, keeping the accounting promise: a request that reached the
+        node gets its one result. From now on new requests are refused ('busy'); queued
+        ones are refused too; the one being reasoned finishes (or, after
+        request_timeout_s, gets 'error'); then every reply is sent and the inputs go.
+        The publishers are still active throughout (the lifecycle node disables them
+        after this returns)."""
+        with self._gate:
+            self._accepting = False
+        if self.worker is not None:
+            for job in self.worker.take_queued():
+                self._answer(job, _error_result(job.instruction, job.reasoner, "grounding_node is deactivating: "
+                                                "refused before reasoning; retry when it is active", STATUS_BUSY),
+                             "refused")
+            timeout = float(self.cfg["request_timeout_s"])
+            if not self.worker.wait_idle(timeout):
+                job = self.worker.current
+                if job is not None:
+                    self._answer(job, _error_result(job.instruction, job.reasoner, "grounding_node deactivated while "
+                                                    f"reasoning (no result within {timeout:g} s)"), "errors")
+        # replies in flight: the deferred service responses, the goals waiting for their
+        # feedback head start, and callbacks that took a message before the inputs went
+        self._wait_inflight(float(self.cfg["feedback_flush_s"]) + 10.0)
+        for name in ("sub_scene", "sub_instruction", "service", "diag_timer"):
+            entity = getattr(self, name)
+            if entity is not None:
+                {"diag_timer": self.node.destroy_timer, "service": self.node.destroy_service}.get(
+                    name, self.node.destroy_subscription)(entity)
+                setattr(self, name, None)
+        if self.action_server is not None:
+            # results go out on the executor once a goal finishes: give them a moment
+            time.sleep(0.2)
+            self.action_server.destroy()
+            self.action_server = None
+        self._wait_inflight(5.0)  # a callback that took its message just before the inputs went
+        self._status("inactive", "inputs closed: no requests are taken until activated again")
+
+    def cleanup(self) -> None:
+        """Free what configure made: workers, publishers, the scene, the reasoners (models)."""
+        for w in (self.worker, self.scene_worker):
+            if w is not None:
+                w.stop(timeout=5.0)
+        if self.deadlines is not None:
+            self.deadlines.stop()
+        self.worker = self.scene_worker = self.deadlines = None
+        if self.navigator is not None:
+            self.navigator.destroy()
+            self.navigator = None
+        for name in ("pub_result", "pub_markers", "pub_goal", "pub_status", "pub_diag", "pub_detections"):
+            pub = getattr(self, name, None)
+            if pub is not None:
+                self.node.destroy_lifecycle_publisher(pub)
+                setattr(self, name, None)
+        with self._lock:
+            self._scene, self._scene_source = None, ""
+            self._scene_key = self._scene_latest = (-1, -1)
+        with self._reasoner_lock:
+            self._reasoners.clear()
+        import gc
+
+        gc.collect()  # the models' tensors go now, not at some later collection
+
+    @property
+    def state(self) -> str:
+        """The lifecycle state: unconfigured | inactive | active | finalized."""
+        return self.node.lifecycle_state
+
+    def _tracked(self, callback: Callable) -> Callable:
+        """``callback`` counted in ``_inflight`` while it runs (deactivation waits for it)."""
+        def run(*args):
+            self._inflight_add(1)
+            try:
+                return callback(*args)
+            finally:
+                self._inflight_add(-1)
+
+        return run
+
+    def _inflight_add(self, n: int) -> None:
+        with self._inflight_cv:
+            self._inflight += n
+            self._inflight_cv.notify_all()
+
+    def _wait_inflight(self, timeout: float) -> bool:
+        with self._inflight_cv:
+            ok = self._inflight_cv.wait_for(lambda: self._inflight <= 0, timeout)
+            if not ok:
+                self.node.get_logger().warning(f"{self._inflight} request(s) still in flight after {timeout:g} s")
+            return ok
 
     # --- scene ----------------------------------------------------------------------
     def _load_scene_file(self, path: str) -> str:
@@ -361,7 +483,7 @@ class GroundingNode:
                 return SetParametersResult(successful=False, reason=f"{p.name} must be a number >= 0")
             if p.name == "max_instruction_chars" and (not isinstance(v, int) or v < 1):
                 return SetParametersResult(successful=False, reason="max_instruction_chars must be an integer >= 1")
-            if p.name == "scene_file" and v and hasattr(self, "worker"):
+            if p.name == "scene_file" and v and getattr(self, "worker", None) is not None:  # configured
                 err = self._load_scene_file(str(v))
                 if err:
                     return SetParametersResult(successful=False, reason=err)
@@ -369,7 +491,7 @@ class GroundingNode:
         if not hasattr(self, "cfg"):  # declaration time
             return SetParametersResult(successful=True)
         self.cfg.update(updates)
-        if "queue_size" in updates and hasattr(self, "worker"):
+        if "queue_size" in updates and self.worker is not None:
             self.worker.resize(int(updates["queue_size"]))
         if updates:
             self._status("parameters", ", ".join(f"{k}={v}" for k, v in updates.items()))
@@ -420,7 +542,14 @@ class GroundingNode:
         """Queue a checked job, or answer it 'busy'; service/action jobs get a timeout."""
         if job.claimed:
             return
-        if not self.worker.submit(job):
+        with self._gate:  # ordered against deactivation: after it, nothing enters the queue
+            accepting = self._accepting
+            queued = accepting and self.worker.submit(job)
+        if not accepting:
+            self._answer(job, _error_result(job.instruction, job.reasoner, "grounding_node is not active (lifecycle "
+                                            f"state {self.state}); retry when it is active", STATUS_BUSY), "refused")
+            return
+        if not queued:
             self._answer(job, _error_result(job.instruction, job.reasoner, f"grounding queue is full "
                                             f"({self.worker.maxsize} waiting); retry later", STATUS_BUSY), "refused")
             return
@@ -431,6 +560,7 @@ class GroundingNode:
                 "errors"))
 
     def _on_service(self, request, response):
+        self._inflight_add(1)  # until the response is sent
         job = self._make_job(self._received("service"), request.instruction, request.reasoner, "service")
         self._submit(job)
         self._deferred[id(response)] = (response, job)
@@ -448,6 +578,8 @@ class GroundingNode:
                 send(response, header)
             except Exception as e:  # the client may have gone away
                 self.node.get_logger().warning(f"could not send the Ground response: {type(e).__name__}: {e}")
+            finally:
+                self._inflight_add(-1)
 
         entry[1].on_reply(reply)
 
@@ -455,6 +587,7 @@ class GroundingNode:
         """Accepted action goal: queue it; the worker's answer then finishes the goal."""
         GroundAction = self._GroundAction
         sent_steps = []
+        self._inflight_add(1)  # until _finish_goal has run
 
         def feedback(stage, index, count, text, step):
             if stage == "step":
@@ -484,17 +617,20 @@ class GroundingNode:
         job.on_reply(reply)
 
     def _finish_goal(self, goal_handle, res_msg=None):
-        result = self._GroundAction.Result()
-        if res_msg is None:  # (never: goals are executed with their answer)
-            res_msg = result_to_msg(_error_result(goal_handle.request.instruction, "", "no answer"))
-        result.result = res_msg
-        if goal_handle.is_cancel_requested:
-            goal_handle.canceled()
-        elif res_msg.status == STATUS_BUSY:
-            goal_handle.abort()
-        else:
-            goal_handle.succeed()
-        return result
+        try:
+            result = self._GroundAction.Result()
+            if res_msg is None:  # (never: goals are executed with their answer)
+                res_msg = result_to_msg(_error_result(goal_handle.request.instruction, "", "no answer"))
+            result.result = res_msg
+            if goal_handle.is_cancel_requested:
+                goal_handle.canceled()
+            elif res_msg.status == STATUS_BUSY:
+                goal_handle.abort()
+            else:
+                goal_handle.succeed()
+            return result
+        finally:
+            self._inflight_add(-1)
 
 
     # --- worker ---------------------------------------------------------------------
@@ -576,7 +712,12 @@ class GroundingNode:
             if kind == "served":
                 self.counters.add("late")
             return None
-        msg = self._publish(result, job.request_id, scene)
+        try:
+            msg = self._publish(result, job.request_id, scene)
+        except Exception as e:  # noqa: BLE001 - conversion / publishing failed: still exactly one answer
+            self.node.get_logger().error(f"{job.request_id}: result could not be sent: {type(e).__name__}: {e}")
+            msg = self._bare_error(job, result, e)
+            result, kind = _error_result(result.instruction, result.reasoner, msg.message), "errors"
         self.counters.answered(result.status, kind)
         job.deliver(msg)
         return msg
@@ -588,6 +729,15 @@ class GroundingNode:
         stamp = self.node.get_clock().now().to_msg()
         msg = result_to_msg(result, request_id=rid, scene_id=scene.scene_id if scene else "", frame_id=frame, stamp=stamp)
         self.pub_result.publish(msg)  # first: markers and the goal must not delay the answer
+        try:
+            self._publish_extras(result, scene, frame, stamp)
+        except Exception as e:  # noqa: BLE001 - the answer is out; what depends on it must not undo that
+            self.node.get_logger().error(f"{rid}: result published, but its detections / markers / goal failed: "
+                                         f"{type(e).__name__}: {e}")
+        return msg
+
+    def _publish_extras(self, result: GroundingResult, scene: Scene | None, frame: str, stamp) -> None:
+        """What follows a published result: detections, markers, the approach goal."""
         if result.status in (STATUS_OK, STATUS_NO_MATCH):
             from apeiria_ros.conversions.detections import result_to_detections
 
@@ -598,6 +748,22 @@ class GroundingNode:
             self.pub_markers.publish(result_markers(result, scene, frame, stamp))
             if self.cfg["publish_goal"]:
                 self._publish_goal(result, scene, frame, stamp)
+
+    def _bare_error(self, job: Job, result: GroundingResult, e: BaseException):
+        """The answer when ``result`` itself cannot be converted or published: a plain
+        GroundingResult with status 'error' and the reason, so the caller still gets one."""
+        from apeiria.msg import GroundingResult as GroundingResultMsg
+
+        msg = GroundingResultMsg()
+        msg.request_id, msg.instruction, msg.reasoner = job.request_id, result.instruction, result.reasoner
+        msg.status = STATUS_ERROR
+        msg.message = f"internal error: the result could not be sent: {type(e).__name__}: {e}"
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        msg.header.frame_id = self.cfg["frame_id"]
+        try:
+            self.pub_result.publish(msg)
+        except Exception as e2:  # noqa: BLE001 - the service / action caller still gets msg
+            self.node.get_logger().error(f"{job.request_id}: could not publish the error result either: {e2}")
         return msg
 
     def _publish_goal(self, result: GroundingResult, scene: Scene, frame: str, stamp) -> None:
@@ -622,7 +788,7 @@ class GroundingNode:
     def diagnostics(self) -> dict[str, Any]:
         vals: dict[str, Any] = self.counters.snapshot()
         scene = self.scene()
-        vals.update(queue_depth=self.worker.depth, queue_size=self.worker.maxsize,
+        vals.update(state=self.state, queue_depth=self.worker.depth, queue_size=self.worker.maxsize,
                     scene_id=scene.scene_id if scene else "", scene_objects=len(scene) if scene else 0)
         if self.navigator is not None:
             vals.update({f"navigation_{k}": v for k, v in self.navigator.snapshot().items()})
@@ -650,15 +816,20 @@ class GroundingNode:
             log.warning(f"{event}: {text}")
         else:
             log.info(f"{event}: {text}")
-        self.pub_status.publish(self._String(data=json.dumps({"event": event, "message": text})))
+        if self.pub_status is not None:  # (configured; it sends while active)
+            self.pub_status.publish(self._String(data=json.dumps({"event": event, "message": text})))
 
     def destroy(self) -> None:
-        self.worker.stop(timeout=2.0)
-        self.scene_worker.stop(timeout=2.0)
-        self.deadlines.stop()
+        """Process exit (the context may already be shut down: nothing is published)."""
+        for w in (self.worker, self.scene_worker):
+            if w is not None:
+                w.stop(timeout=2.0)
+        if self.deadlines is not None:
+            self.deadlines.stop()
         if self.navigator is not None:
             self.navigator.destroy()
-        self.action_server.destroy()
+        if self.action_server is not None:
+            self.action_server.destroy()
         self.node.destroy_node()
 
 

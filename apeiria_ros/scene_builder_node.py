@@ -5,7 +5,9 @@ from TF (when tf2_ros imports), else a PoseStamped / Odometry topic, else a fixe
 transform parameter. Frames go to apeiria_model.perception.PerceptionPipeline on a
 worker thread behind a drop-oldest bounded queue (drops are counted and logged). The
 map is saved atomically every ``save_interval_s`` and reloaded at start, so a crash
-loses at most one interval. Bad input (encodings, sizes, NaN/zero depth, missing
+loses at most one interval. A lifecycle node: frames are taken only while it is active
+(``autostart``, default true, configures and activates it when no lifecycle manager
+does; docs/ros.md, Lifecycle). Bad input (encodings, sizes, NaN/zero depth, missing
 camera_info, out-of-order stamps) is reported on /diagnostics and the node keeps going.
 
     python -m apeiria_ros.scene_builder_node --ros-args -p map_file:=out/map.json
@@ -20,9 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from apeiria_ros.lifecycle import LIFECYCLE_PARAM_DESCRIPTION
 from apeiria_ros.params import Param
 
 PARAMS = [
+    Param("autostart", True, LIFECYCLE_PARAM_DESCRIPTION, True),
     Param("color_topic", "/camera/image", "sensor_msgs/Image colour (rgb8 / bgr8 / mono8)", True),
     Param("depth_topic", "/camera/depth_image", "sensor_msgs/Image depth (16UC1 mm or 32FC1 m)", True),
     Param("camera_info_topic", "/camera/camera_info", "sensor_msgs/CameraInfo of the colour camera (depth registered to it)", True),
@@ -63,42 +67,72 @@ class FrameJob:
 
 
 class SceneBuilderNode:
+    """A managed (lifecycle) node. ``configure`` reads the parameters, builds the
+    perception pipeline (the learned segmenter loads its model here), reloads the saved
+    map and creates the publishers and the perception worker; ``activate`` publishes the
+    map so far and opens the inputs (camera, camera_info, pose subscriptions or the TF
+    listener, the heartbeat); ``deactivate`` closes them, lets the frame being perceived
+    finish, publishes and saves the map; ``cleanup`` saves the map and frees the
+    pipeline. With ``autostart`` (the default) the constructor configures and activates;
+    otherwise a lifecycle manager does."""
+
     def __init__(self, node_name: str = "scene_builder_node", **node_kwargs):
+        from apeiria_ros.lifecycle import autostart, managed_node
+        from apeiria_ros.params import declare_all, values
+
+        self.node = node = managed_node(self, node_name, **node_kwargs)
+        declare_all(node, PARAMS)
+        self.cfg = values(node, PARAMS)
+        self._map_lock = threading.Lock()
+        self._pair_lock = threading.Lock()
+        # counters over the process's life, across lifecycle transitions
+        self.counters = {"color_received": 0, "depth_received": 0, "frames_paired": 0, "frames_processed": 0,
+                         "frames_rejected": 0, "frames_dropped": 0, "maps_saved": 0}
+        self.last_problem = ""
+        self._frame_ms: collections.deque[float] = collections.deque(maxlen=300)  # last ~20 s at 15 Hz
+        self._active = False  # frames are taken only while active
+        self.pipeline = self.sync = self.worker = self.map_path = None
+        self.pub_scene = self.pub_markers = self.pub_diag = None
+        self._subs: list = []
+        self._timer = None
+        self._tf_buffer = self._tf_listener = None
+        self.pose_mode = ""
+        self._notes: list[str] = []
+        node.add_on_set_parameters_callback(self._on_set_parameters)
+        if self.cfg["autostart"]:
+            autostart(node)
+
+    # --- lifecycle ----------------------------------------------------------------
+    def configure(self) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.callback_groups import ReentrantCallbackGroup
-        from rclpy.node import Node
-        from sensor_msgs.msg import CameraInfo, Image
         from visualization_msgs.msg import MarkerArray
 
         from apeiria.msg import SceneMap
         from apeiria_model.perception.pipeline import PerceptionConfig, PerceptionPipeline
         from apeiria_ros.env import resolve_path
-        from apeiria_ros.params import declare_all, values
+        from apeiria_ros.params import values
         from apeiria_ros.qos import qos_profile
         from apeiria_ros.sync import ApproximateSync
         from apeiria_ros.worker import BoundedWorker
 
-        self.node = node = Node(node_name, **node_kwargs)
-        declare_all(node, PARAMS)
+        node = self.node
         self.cfg = cfg = values(node, PARAMS)
+        if cfg["pose_source"] not in ("auto", "tf", "topic", "fixed"):
+            raise ValueError(f"pose_source must be auto | tf | topic | fixed, got {cfg['pose_source']!r}")
+        if cfg["pose_type"] not in ("PoseStamped", "Odometry"):
+            raise ValueError(f"pose_type must be PoseStamped or Odometry, got {cfg['pose_type']!r}")
         conf = PerceptionConfig.from_yaml(resolve_path(cfg["perception_config"])) if cfg["perception_config"] else None
         self.pipeline = PerceptionPipeline(cfg["segmenter"], conf)
-        self._map_lock = threading.Lock()
-        self._pair_lock = threading.Lock()
-        self.counters = {"color_received": 0, "depth_received": 0, "frames_paired": 0, "frames_processed": 0,
-                         "frames_rejected": 0, "frames_dropped": 0, "maps_saved": 0}
-        self.last_problem = ""
-        self._frame_ms: collections.deque[float] = collections.deque(maxlen=300)  # last ~20 s at 15 Hz
         self._camera_info = None
         self._last_stamp = float("-inf")
         self.sync = ApproximateSync(float(cfg["sync_slop"]), float(cfg["pose_slop"]))
         self.map_path = resolve_path(cfg["map_file"]) if cfg["map_file"] else None
-        group = ReentrantCallbackGroup()
-
-        self.pub_scene = node.create_publisher(SceneMap, cfg["scene_topic"], qos_profile("latched"))
-        self.pub_markers = node.create_publisher(MarkerArray, cfg["marker_topic"], qos_profile("latched"))
-        self.pub_diag = node.create_publisher(DiagnosticArray, cfg["diagnostics_topic"], qos_profile("reliable", 50))
-
+        # publishers (lifecycle: they send only while the node is active)
+        self.pub_scene = node.create_lifecycle_publisher(SceneMap, cfg["scene_topic"], qos_profile("latched"))
+        self.pub_markers = node.create_lifecycle_publisher(MarkerArray, cfg["marker_topic"], qos_profile("latched"))
+        self.pub_diag = node.create_lifecycle_publisher(DiagnosticArray, cfg["diagnostics_topic"],
+                                                        qos_profile("reliable", 50))
+        self._notes = []
         if self.map_path is not None:
             from apeiria_model.perception.object_map import load_or_recover
 
@@ -111,31 +145,100 @@ class SceneBuilderNode:
             for note in notes:  # each one logged (not throttled): it names the file moved aside
                 node.get_logger().error(note)
                 self.last_problem = note
-                self._diag(LEVEL_ERROR, note)
+            self._notes = list(notes)  # on /diagnostics once active (publishers are off until then)
             if loaded is not None:
                 self.pipeline.map = loaded
                 node.get_logger().info(f"reloaded map with {len(self.pipeline.map)} objects from {self.map_path}")
-        self._publish_scene()
-
-        sensor_qos = qos_profile(cfg["sensor_qos"], 5)
-        node.create_subscription(Image, cfg["color_topic"], self._on_color, sensor_qos, callback_group=group)
-        node.create_subscription(Image, cfg["depth_topic"], self._on_depth, sensor_qos, callback_group=group)
-        node.create_subscription(CameraInfo, cfg["camera_info_topic"], self._on_info, sensor_qos, callback_group=group)
-        self._tf_buffer = None
-        self.pose_mode = self._setup_pose(cfg, group)
         self.worker = BoundedWorker(self._process, int(cfg["queue_size"]), "drop_oldest",
                                     on_error=lambda job, e: self._problem(LEVEL_ERROR, f"perception failed: {type(e).__name__}: {e}"),
                                     name="apeiria-perception")
         self._last_save = time.monotonic()
-        node.create_timer(1.0, self._heartbeat, callback_group=group)
-        node.add_on_set_parameters_callback(self._on_set_parameters)
-        node.get_logger().info(f"scene builder ready (pose from {self.pose_mode})")
+
+    def activate(self) -> None:
+        from rclpy.callback_groups import ReentrantCallbackGroup
+        from sensor_msgs.msg import CameraInfo, Image
+
+        from apeiria_ros.qos import qos_profile
+
+        node, cfg = self.node, self.cfg
+        for note in self._notes:
+            self._diag(LEVEL_ERROR, note)
+        self._notes = []
+        self._publish_scene()  # latched: the map so far (reloaded or kept from the last activation)
+        group = ReentrantCallbackGroup()
+        sensor_qos = qos_profile(cfg["sensor_qos"], 5)
+        self._active = True
+        self._subs = [
+            node.create_subscription(Image, cfg["color_topic"], self._on_color, sensor_qos, callback_group=group),
+            node.create_subscription(Image, cfg["depth_topic"], self._on_depth, sensor_qos, callback_group=group),
+            node.create_subscription(CameraInfo, cfg["camera_info_topic"], self._on_info, sensor_qos,
+                                     callback_group=group),
+        ]
+        self.pose_mode = self._setup_pose(cfg, group)
+        self._timer = node.create_timer(1.0, self._heartbeat, callback_group=group)
+        node.get_logger().info(f"scene builder active (pose from {self.pose_mode})")
+
+    def deactivate(self) -> None:
+        """Inputs close; queued frames are dropped (counted), the frame being perceived
+        finishes; the map is published and saved."""
+        self._active = False
+        for sub in self._subs:
+            self.node.destroy_subscription(sub)
+        self._subs = []
+        if self._timer is not None:
+            self.node.destroy_timer(self._timer)
+            self._timer = None
+        if self._tf_listener is not None:
+            unregister = getattr(self._tf_listener, "unregister", None)  # tf2_ros >= Humble
+            if unregister is not None:
+                unregister()
+            self._tf_listener = self._tf_buffer = None
+        with self._pair_lock:  # a pair being checked is queued (or not) before the queue is emptied
+            dropped = len(self.worker.take_queued()) if self.worker is not None else 0
+        if dropped:
+            self.counters["frames_dropped"] += dropped
+            self.node.get_logger().info(f"deactivating: {dropped} queued frame(s) dropped")
+        if self.worker is not None:
+            self.worker.wait_idle(60.0)
+        try:
+            self._publish_scene()
+        except Exception as e:  # noqa: BLE001 - the inputs are closed: deactivation completes regardless
+            self._problem(LEVEL_ERROR, f"could not publish the map: {type(e).__name__}: {e}")
+        self._save_quietly()
+        self._diag(LEVEL_OK, "inactive")
+
+    def cleanup(self) -> None:
+        if self.worker is not None:
+            self.worker.stop(timeout=5.0)
+            self.worker = None
+        self._save_quietly()
+        for name in ("pub_scene", "pub_markers", "pub_diag"):
+            pub = getattr(self, name)
+            if pub is not None:
+                self.node.destroy_lifecycle_publisher(pub)
+                setattr(self, name, None)
+        with self._map_lock:
+            self.pipeline = None  # the map and the segmenter's model go (configure reloads the map)
+        self.sync = None
+        import gc
+
+        gc.collect()
+
+    @property
+    def state(self) -> str:
+        """The lifecycle state: unconfigured | inactive | active | finalized."""
+        return self.node.lifecycle_state
+
+    def _save_quietly(self) -> None:
+        try:
+            if self.counters["frames_processed"] and self.pipeline is not None:
+                self.save_map()
+        except OSError as e:
+            self._problem(LEVEL_ERROR, f"could not save map to {self.map_path}: {e}")
 
     # --- pose ---------------------------------------------------------------------
     def _setup_pose(self, cfg, group) -> str:
         mode = cfg["pose_source"]
-        if mode not in ("auto", "tf", "topic", "fixed"):
-            raise ValueError(f"pose_source must be auto | tf | topic | fixed, got {mode!r}")
         if mode in ("auto", "tf"):
             try:
                 from tf2_ros import Buffer, TransformListener
@@ -151,18 +254,18 @@ class SceneBuilderNode:
 
             if cfg["pose_type"] == "Odometry":
                 from nav_msgs.msg import Odometry as PoseMsg
-            elif cfg["pose_type"] == "PoseStamped":
-                from geometry_msgs.msg import PoseStamped as PoseMsg
             else:
-                raise ValueError(f"pose_type must be PoseStamped or Odometry, got {cfg['pose_type']!r}")
-            self.node.create_subscription(PoseMsg, cfg["pose_topic"], self._on_pose,
-                                          qos_profile(cfg["sensor_qos"], 50), callback_group=group)
+                from geometry_msgs.msg import PoseStamped as PoseMsg
+            self._subs.append(self.node.create_subscription(PoseMsg, cfg["pose_topic"], self._on_pose,
+                                                            qos_profile(cfg["sensor_qos"], 50), callback_group=group))
             return f"topic {cfg['pose_topic']}"
         return "fixed"
 
     def _on_pose(self, msg) -> None:
         from apeiria_ros.conversions.geometry import pose_to_matrix, stamp_to_sec
 
+        if not self._active:
+            return
         pose = msg.pose.pose if hasattr(msg.pose, "pose") else msg.pose  # Odometry vs PoseStamped
         try:
             self.sync.add_pose(stamp_to_sec(msg.header.stamp), pose_to_matrix(pose))
@@ -198,6 +301,8 @@ class SceneBuilderNode:
     def _on_info(self, msg) -> None:
         from apeiria_ros.conversions.camera import CameraInfoError, camera_info_to_intrinsics
 
+        if not self._active:
+            return
         try:
             self._camera_info = camera_info_to_intrinsics(msg)
         except CameraInfoError as e:
@@ -206,6 +311,8 @@ class SceneBuilderNode:
     def _on_color(self, msg) -> None:
         from apeiria_ros.conversions.geometry import stamp_to_sec
 
+        if not self._active:  # a callback that took its message as the inputs closed
+            return
         self.counters["color_received"] += 1
         for s in self.sync.add_color(stamp_to_sec(msg.header.stamp), msg):
             self._paired(s)
@@ -213,6 +320,8 @@ class SceneBuilderNode:
     def _on_depth(self, msg) -> None:
         from apeiria_ros.conversions.geometry import stamp_to_sec
 
+        if not self._active:
+            return
         self.counters["depth_received"] += 1
         for s in self.sync.add_depth(stamp_to_sec(msg.header.stamp), msg):
             self._paired(s)
@@ -224,7 +333,8 @@ class SceneBuilderNode:
     def _paired(self, s) -> None:
         # One pair at a time: the stamp-order check and the pose wait must not interleave.
         with self._pair_lock:
-            self._check_and_queue(s)
+            if self._active:  # (deactivation empties the queue holding this lock)
+                self._check_and_queue(s)
 
     def _check_and_queue(self, s) -> None:
         """Checks that need no heavy work, then queue the frame for perception."""
@@ -300,6 +410,8 @@ class SceneBuilderNode:
         from apeiria_ros.conversions.scene import scene_to_msg
         from apeiria_ros.markers import scene_markers
 
+        if self.pipeline is None or self.pub_scene is None:
+            return
         with self._map_lock:
             scene = self.pipeline.scene(str(self.node.get_parameter("scene_id").value), self.cfg["map_frame"])
         stamp = self.node.get_clock().now().to_msg()
@@ -315,13 +427,15 @@ class SceneBuilderNode:
         st = DiagnosticStatus(level=bytes([level]), name=f"apeiria/{self.node.get_name()}", message=text,
                               hardware_id="apeiria")
         times = list(self._frame_ms)
-        vals = dict(self.counters, queue_depth=self.worker.depth if hasattr(self, "worker") else 0,
-                    map_objects=len(self.pipeline.map), last_problem=self.last_problem,
+        pipeline = self.pipeline
+        vals = dict(self.counters, state=self.state, queue_depth=self.worker.depth if self.worker is not None else 0,
+                    map_objects=len(pipeline.map) if pipeline is not None else 0, last_problem=self.last_problem,
                     perception_ms_p50=f"{np.percentile(times, 50):.1f}" if times else "",
                     perception_ms_p95=f"{np.percentile(times, 95):.1f}" if times else "")
         st.values = [KeyValue(key=k, value=str(v)) for k, v in vals.items()]
         arr.status = [st]
-        self.pub_diag.publish(arr)
+        if self.pub_diag is not None:  # (configured; it sends while active)
+            self.pub_diag.publish(arr)
 
     def _problem(self, level: int, text: str) -> None:
         self.last_problem = text
@@ -355,19 +469,21 @@ class SceneBuilderNode:
                     xyz_rpy_to_matrix(p.value)
                 except (ValueError, TypeError) as e:
                     return SetParametersResult(successful=False, reason=str(e))
-        for p in params:
-            if p.name == "sync_slop":
+        for p in params:  # (unconfigured: configure reads them)
+            if p.name == "sync_slop" and self.sync is not None:
                 self.sync.slop = float(p.value)
-            elif p.name == "pose_slop":
+            elif p.name == "pose_slop" and self.sync is not None:
                 self.sync.pose_slop = float(p.value)
-            elif p.name == "queue_size":
+            elif p.name == "queue_size" and self.worker is not None:
                 self.worker.resize(int(p.value))
         return SetParametersResult(successful=True)
 
     def destroy(self) -> None:
-        self.worker.stop(timeout=5.0)
+        """Process exit: the worker stops and the map is saved (nothing is published)."""
+        if self.worker is not None:
+            self.worker.stop(timeout=5.0)
         try:
-            if self.counters["frames_processed"]:
+            if self.counters["frames_processed"] and self.pipeline is not None:
                 self.save_map()
         except OSError:
             pass

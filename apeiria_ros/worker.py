@@ -29,6 +29,7 @@ class BoundedWorker:
         self._cv = threading.Condition()
         self._stop = False
         self._busy = False
+        self._current: Any = None
         self.submitted = self.processed = self.rejected = self.dropped = self.failed = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -46,7 +47,7 @@ class BoundedWorker:
                 self.dropped += 1
             self._q.append(item)
             self.submitted += 1
-            self._cv.notify()
+            self._cv.notify_all()  # (wait_idle waits on the same condition)
             return True
 
     def resize(self, maxsize: int) -> None:
@@ -57,6 +58,25 @@ class BoundedWorker:
     def depth(self) -> int:
         with self._cv:
             return len(self._q) + (1 if self._busy else 0)
+
+    @property
+    def current(self) -> Any:
+        """The item being handled now (None when idle)."""
+        with self._cv:
+            return self._current
+
+    def take_queued(self) -> list:
+        """Remove and return every queued item not yet handled (the one being handled stays)."""
+        with self._cv:
+            items = list(self._q)
+            self._q.clear()
+            self._cv.notify_all()
+            return items
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is queued or being handled; False when ``timeout`` ran out first."""
+        with self._cv:
+            return self._cv.wait_for(lambda: not self._q and not self._busy, timeout)
 
     def stats(self) -> dict[str, int]:
         with self._cv:
@@ -72,6 +92,7 @@ class BoundedWorker:
                     return
                 item = self._q.popleft()
                 self._busy = True
+                self._current = item
             try:
                 self.handler(item)
             except BaseException as e:  # a bad item must not kill the worker
@@ -82,7 +103,9 @@ class BoundedWorker:
             finally:
                 with self._cv:
                     self._busy = False
+                    self._current = None
                     self.processed += 1
+                    self._cv.notify_all()
 
     def stop(self, timeout: float = 5.0) -> None:
         with self._cv:

@@ -2,6 +2,9 @@
 
 Starts the nodes listed in the bringup YAML (apeiria_bringup.ros__parameters.nodes),
 each with its parameters from the same file: the node set `apeiria bringup` starts.
+The lifecycle nodes (grounding_node, scene_builder_node) configure and activate
+themselves here (their autostart parameter, default true), where `apeiria bringup`
+drives them through their lifecycle services instead.
 """
 
 import os

@@ -86,3 +86,5 @@ def test_fastdds_profile_is_loopback_only():
     assert root.find(".//d:useBuiltinTransports", ns).text == "false"
     assert [a.text for a in root.findall(".//d:interfaceWhiteList/d:address", ns)] == ["127.0.0.1"]
     assert [a.text for a in root.findall(".//d:initialPeersList//d:address", ns)] == ["127.0.0.1"]
+    # unicast discovery must reach more participants than Fast DDS's default 4 (test_discovery.py)
+    assert int(root.find(".//d:maxInitialPeersRange", ns).text) >= 16

@@ -138,6 +138,30 @@ def test_worker_drop_oldest_keeps_the_newest_and_survives_errors():
     assert w.stats()["failed"] == 1
 
 
+def test_worker_take_queued_and_wait_idle_for_deactivation():
+    gate = threading.Event()
+    started = threading.Event()
+    seen = []
+
+    def handler(x):
+        started.set()
+        gate.wait(5)
+        seen.append(x)
+
+    w = BoundedWorker(handler, maxsize=8, policy="reject")
+    assert w.wait_idle(0.01) and w.current is None  # idle from the start
+    w.submit("running")
+    assert started.wait(5) and w.current == "running"
+    for i in range(3):
+        assert w.submit(i)
+    assert w.take_queued() == [0, 1, 2]  # the queued ones, not the one being handled
+    assert not w.wait_idle(0.05)       # still handling "running"
+    gate.set()
+    assert w.wait_idle(5) and w.current is None and seen == ["running"]
+    assert w.submit("next") and w.wait_idle(5) and seen == ["running", "next"]  # still serving
+    w.stop()
+
+
 def test_sync_pairs_nearest_within_slop_and_discards_stale():
     s = ApproximateSync(slop=0.02)
     assert s.add_color(1.00, "c1") == []
