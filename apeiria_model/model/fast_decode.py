@@ -45,8 +45,9 @@ class LlamaKVDecoder:
 
     def new_cache(self, batch: int, max_len: int, dtype=torch.float32, device=None):
         shape = (len(self.layers), batch, self.n_kv, max_len, self.head_dim)
+        # the fused step weights are checked against the parameters once per cache, not per token
         return {"k": torch.zeros(shape, dtype=dtype, device=device), "v": torch.zeros(shape, dtype=dtype, device=device),
-                "len": 0}
+                "len": 0, "fused": self._fused_weights()}
 
     def _rms(self, x, w):
         var = x.pow(2).mean(-1, keepdim=True)
@@ -157,7 +158,7 @@ class LlamaKVDecoder:
         rep = nh // nkv
         ck, cv = cache["k"], cache["v"]
         x = F.embedding(tok.view(b, 1), self.embed.weight)  # [B, 1, H]
-        for i, (ln1, wqkv, bqkv, wo, bo, ln2, wgu, bgu, wd, bd) in enumerate(self._fused_weights()):
+        for i, (ln1, wqkv, bqkv, wo, bo, ln2, wgu, bgu, wd, bd) in enumerate(cache["fused"]):
             h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * ln1
             qkv = F.linear(h, wqkv, bqkv)
             q = qkv[..., :nq].view(b, 1, nh, hd).transpose(1, 2)
@@ -182,7 +183,8 @@ class LlamaKVDecoder:
 
     def expand(self, cache, n: int):
         """Repeat a batch-1 cache ``n`` times (group sampling from one prompt)."""
-        return {"k": cache["k"].repeat(1, n, 1, 1, 1), "v": cache["v"].repeat(1, n, 1, 1, 1), "len": cache["len"]}
+        return {"k": cache["k"].repeat(1, n, 1, 1, 1), "v": cache["v"].repeat(1, n, 1, 1, 1), "len": cache["len"],
+                "fused": cache["fused"]}
 
 
 def _block_mask(start: int, t: int, device=None) -> torch.Tensor:
