@@ -14,8 +14,9 @@ import torch
 from apeiria_model.model.trace_constraint import TraceConstraint
 from apeiria_model.reasoning.neural import DEFAULT_CHECKPOINT
 
-pytestmark = pytest.mark.skipif(not (DEFAULT_CHECKPOINT / "model.safetensors").is_file(),
-                                reason="no shipped checkpoint")
+pytestmark = [pytest.mark.slow,  # ~36 whole-trace decodes, half through the plain reference
+              pytest.mark.skipif(not (DEFAULT_CHECKPOINT / "model.safetensors").is_file(),
+                                 reason="no shipped checkpoint")]
 
 
 @pytest.fixture(scope="module")
