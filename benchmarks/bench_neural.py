@@ -13,6 +13,11 @@
 - ``unconstrained``: the same latency and parse rate with constrained decoding off
   (``model/trace_constraint.py``), measured on the same queries interleaved with the
   constrained calls, and ``constraint_latency_ratio`` = constrained p50 / unconstrained p50;
+- ``decode_fraction_of_bound``: ``decode_tokens_per_s`` / ``compute_bound_tokens_per_s``;
+- ``decode_variants``: decode tok/s of the per-token step variants (``fused`` =
+  ``LlamaKVDecoder.step``, ``generic`` = its block forward one token at a time) with one
+  intra-op thread and with torch's default, timed interleaved on the same prompts in this
+  run (the shipped default is ``fused_1thread``), plus whether each wrote the default's tokens;
 - ``checkpoint``: which model ran (the shipped one, or ``untrained`` when none ships).
 """
 
@@ -72,6 +77,35 @@ def cpu_matmul_flops(size: int = 512, reps: int = 20) -> float:
     return 2.0 * size ** 3 * reps / (time.perf_counter() - t)
 
 
+VARIANTS = {"fused_1thread": (True, 1), "fused_default_threads": (True, 0),
+            "generic_1thread": (False, 1), "generic_default_threads": (False, 0)}
+
+
+def decode_variants(model, prompts) -> dict:
+    """Decode tok/s per step variant, interleaved prompt by prompt (ratios inside one run)."""
+    import torch
+
+    keep = (model.fused_step, model.decode_threads)
+    spent = {k: [0, 0.0] for k in VARIANTS}
+    same = {k: True for k in VARIANTS}
+    try:
+        for p in prompts:
+            ref = None
+            for name, (fused, threads) in VARIANTS.items():
+                model.fused_step, model.decode_threads = fused, threads
+                t = time.perf_counter()
+                ids = model.generate(p).token_ids[0]
+                spent[name][1] += time.perf_counter() - t
+                spent[name][0] += len(ids)
+                ref = ids if ref is None else ref
+                same[name] = same[name] and ids == ref
+    finally:
+        model.fused_step, model.decode_threads = keep
+    out = {name: {"tokens_per_s": n / max(dt, 1e-9), "same_tokens": same[name]} for name, (n, dt) in spent.items()}
+    out["default_threads"] = torch.get_num_threads()
+    return out
+
+
 def load_model():
     from apeiria_model.model.modeling import ApeiriaForGrounding
     from apeiria_model.reasoning.neural import DEFAULT_CHECKPOINT
@@ -122,6 +156,7 @@ def run(quick: bool = False) -> dict:
         parsed.append(bool(out.parsed.has_answer and not out.parsed.errors))
         verified.append(bool(r.verified))
         del out
+    variants = decode_variants(model, [model.processor.encode_prompt(q, scene) for q in queries[:3 if quick else 8]])
     params = model.num_parameters()
     flops = cpu_matmul_flops()
     lat.sort()
@@ -136,6 +171,8 @@ def run(quick: bool = False) -> dict:
         "latency_40obj_ms": {"p50": statistics.median(lat), "p95": lat[min(len(lat) - 1, int(0.95 * len(lat)))]},
         "gen_tokens_mean": total_tokens / len(toks),
         "decode_tokens_per_s": total_tokens / max(sum(dec_s), 1e-9),
+        "decode_fraction_of_bound": total_tokens / max(sum(dec_s), 1e-9) / (flops / (2.0 * params)),
+        "decode_variants": variants,
         "cpu_matmul_gflops": flops / 1e9,
         "compute_bound_tokens_per_s": flops / (2.0 * params),
         "parse_rate": float(np.mean(parsed)),

@@ -69,6 +69,55 @@ def test_fast_decoder_matches_hf_forward(tiny, office_scene):
     assert torch.allclose(last, logits[0, -1], atol=1e-4)
 
 
+@pytest.mark.kernels  # fused per-token step vs the generic block forward to 1e-4
+def test_fused_step_matches_block_forward_and_follows_weight_updates(office_scene):
+    model = build_tiny_model()
+    p = model.processor.encode_prompt("the red mug", office_scene)
+    with torch.no_grad():
+        emb = model._prompt_embeds(p)
+    dec = LlamaKVDecoder(model.lm)
+    embed = model.lm.get_input_embeddings()
+    toks = torch.tensor([5, 9, 3])
+
+    def both():
+        a, b = dec.new_cache(1, emb.shape[1] + 4), dec.new_cache(1, emb.shape[1] + 4)
+        dec.forward_hidden(emb, a)
+        dec.forward_hidden(emb, b)
+        rows = []
+        for t in toks:
+            fused = dec.step(t.view(1), a)
+            generic = dec.forward_hidden(embed(t.view(1, 1)), b, last_only=True)[:, -1]
+            rows.append((fused, generic))
+        assert a["len"] == b["len"] == emb.shape[1] + len(toks)
+        assert torch.allclose(a["k"], b["k"], atol=1e-5) and torch.allclose(a["v"], b["v"], atol=1e-5)
+        return rows
+
+    before = both()
+    for fused, generic in before:
+        assert torch.allclose(fused, generic, atol=1e-4)
+    with torch.no_grad():  # an optimizer-style in-place update: the fused copies must follow
+        model.lm.model.layers[0].self_attn.k_proj.weight.mul_(1.5)
+        model.lm.model.layers[-1].mlp.up_proj.weight.add_(0.05)
+    after = both()
+    for (fused, generic), (old, _) in zip(after, before):
+        assert torch.allclose(fused, generic, atol=1e-4)
+        assert not torch.allclose(fused, old, atol=1e-4)
+
+
+def test_generate_restores_torch_threads(office_scene):
+    model = build_tiny_model()
+    keep = torch.get_num_threads()
+    p = model.processor.encode_prompt("the lamp", office_scene)
+    seen = []
+    try:
+        torch.set_num_threads(2)
+        model.generate(p, max_new_tokens=3, on_token=lambda t: seen.append(torch.get_num_threads()))
+        assert torch.get_num_threads() == 2
+        assert seen and set(seen) == {model.decode_threads}
+    finally:
+        torch.set_num_threads(keep)
+
+
 def test_generate_greedy_is_deterministic_and_sampling_varies(tiny, office_scene):
     p = tiny.processor.encode_prompt("the lamp", office_scene)
     a = tiny.generate(p, max_new_tokens=10)

@@ -77,6 +77,13 @@ class ApeiriaForGrounding(nn.Module):
         self._processor: ApeiriaProcessor | None = None
         self._fast: LlamaKVDecoder | None = None
         self._pieces: list[str] | None = None   # token_pieces(), built on first constrained decode
+        # intra-op threads while generating (restored after): a token's matmuls are far too
+        # small to share between threads, and on a busy CPU the hand-offs cost more than the
+        # maths (docs/model.md, "Decoding speed"); 0 keeps torch's setting
+        self.decode_threads = 1
+        # per-token step of the small Llama: LlamaKVDecoder.step (fused) or its generic block
+        # forward_hidden (the pre-fusion path, kept for the benchmark's comparison)
+        self.fused_step = True
 
     # --- construction ------------------------------------------------------------------
     @classmethod
@@ -187,6 +194,9 @@ class ApeiriaForGrounding(nn.Module):
         max_new = int(max_new_tokens or self.config.max_new_tokens)
         was_training = self.training
         self.eval()
+        threads = torch.get_num_threads()
+        if self.decode_threads and self.decode_threads != threads:
+            torch.set_num_threads(self.decode_threads)
         try:
             batch = self._prompt_batch(prompt)
             emb = self.embed_inputs(batch["input_ids"], batch["object_features"], batch["object_boxes"],
@@ -195,28 +205,33 @@ class ApeiriaForGrounding(nn.Module):
             logits = next(step)
             eos = self.tokenizer.eos_id
             out = [[] for _ in range(num_samples)]
-            done = torch.zeros(num_samples, dtype=torch.bool)
+            done = [False] * num_samples
+            on_cpu = logits.device.type == "cpu"
             for _ in range(max_new):
-                row_logits = logits.cpu()
+                row_logits = logits if on_cpu else logits.cpu()
                 tok = _pick(row_logits, temperature, top_k, generator)  # CPU sampler / generator
+                ids = tok.tolist()
                 if constraints is not None:
-                    tok = self._constrain(tok, row_logits, constraints, done, temperature, top_k, generator)
-                if on_token is not None and not done[0] and int(tok[0]) != eos:
-                    on_token(int(tok[0]))
-                for i in range(num_samples):
+                    ids = self._constrain(ids, row_logits, constraints, done, temperature, top_k, generator)
+                    tok = torch.tensor(ids)
+                if on_token is not None and not done[0] and ids[0] != eos:
+                    on_token(ids[0])
+                for i, t in enumerate(ids):
                     if not done[i]:
-                        if int(tok[i]) == eos:
+                        if t == eos:
                             done[i] = True
                         else:
-                            out[i].append(int(tok[i]))
-                if bool(done.all()):
+                            out[i].append(t)
+                if all(done):
                     break
-                logits = step.send(tok.to(emb.device))
+                logits = step.send(tok if on_cpu else tok.to(emb.device))
             step.close()
         finally:
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
             self.train(was_training)
         texts = [self.tokenizer.decode(ids) for ids in out]
-        return Generation(out, texts, [bool(d) for d in done])
+        return Generation(out, texts, list(done))
 
     def token_pieces(self) -> list[str]:
         """The text each token id adds when decoded after other text (for constraints)."""
@@ -224,15 +239,15 @@ class ApeiriaForGrounding(nn.Module):
             self._pieces = token_pieces(self.tokenizer)
         return self._pieces
 
-    def _constrain(self, tok: torch.Tensor, logits: torch.Tensor, constraints: list, done: torch.Tensor,
-                   temperature: float, top_k: int, generator) -> torch.Tensor:
+    def _constrain(self, ids: list[int], logits: torch.Tensor, constraints: list, done: list[bool],
+                   temperature: float, top_k: int, generator) -> list[int]:
         """Replace each row's token its constraint rejects; then advance the constraints."""
         eos, pieces = self.tokenizer.eos_id, self.token_pieces()
-        tok = tok.clone()
+        ids = list(ids)
         for i, c in enumerate(constraints):
             if done[i] or c is None:
                 continue
-            t = int(tok[i])
+            t = ids[i]
             if not _allowed(c, t, eos, pieces):
                 row = logits[i].float()
                 if temperature > 0:  # resample among the allowed: mask what was refused, a few tries
@@ -248,10 +263,10 @@ class ApeiriaForGrounding(nn.Module):
                 else:
                     found = _first_allowed(c, row, eos, pieces, t)
                     t = t if found is None else found  # nothing allowed: the constraint steps aside
-                tok[i] = t
+                ids[i] = t
             if t != eos:
                 c.accept(pieces[t])
-        return tok
+        return ids
 
     def _decoder_steps(self, prompt_emb: torch.Tensor, n: int, max_new: int, object_positions=None,
                        object_tokens=None):
@@ -276,16 +291,25 @@ class ApeiriaForGrounding(nn.Module):
                 keys, tokens = self._pointer_keys(hidden, object_positions, object_tokens)
             last = hidden[:, -1]
             logits = mixed(last, dec.head(last))  # the one prompt row, before it is fanned out
+            step_mix = None
             if ptr is not None:
                 keys, tokens = keys.expand(n, -1, -1), tokens.expand(n, -1)
+                step_mix = ptr.step_mixer(keys, tokens)  # prompt-only parts computed once
             if n > 1:
                 cache = dec.expand(cache, n)
                 logits = logits.expand(n, -1)
+            head_w, head_b = dec.head.weight, dec.head.bias
             embed = base.get_input_embeddings()
+            fused = self.fused_step
             while True:
                 tok = yield logits
-                last = dec.forward_hidden(embed(tok.view(n, 1)), cache, last_only=True)[:, -1]
-                logits = mixed(last, dec.head(last))
+                if fused:
+                    last = dec.step(tok.view(n), cache)
+                    vocab = F.linear(last, head_w, head_b)
+                    logits = vocab if step_mix is None else step_mix(last, vocab)
+                else:  # the generic block forward, one token at a time (kept to measure against)
+                    last = dec.forward_hidden(embed(tok.view(n, 1)), cache, last_only=True)[:, -1]
+                    logits = mixed(last, dec.head(last))
         else:
             want_hidden = ptr is not None
             out = self.lm(inputs_embeds=prompt_emb.expand(n, -1, -1), use_cache=True, output_hidden_states=want_hidden)

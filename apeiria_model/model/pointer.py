@@ -72,3 +72,36 @@ class PointerHead(nn.Module):
         copy = torch.zeros_like(log_vocab).scatter_add(-1, index, (p_copy * valid[:, None, :]) * (1.0 - g))
         probs = g * log_vocab.exp() + copy
         return torch.log(probs + _EPS)
+
+    def step_mixer(self, keys: torch.Tensor, slot_tokens: torch.Tensor):
+        """``mix`` for one position per row, with everything that depends only on the prompt
+        (masks, scatter index, keys in float) computed once: returns ``f(hidden [B, H],
+        vocab_logits [B, V]) -> [B, V]`` log-probabilities, the values ``mix`` gives."""
+        valid = slot_tokens >= 0                                     # [B, N]
+        if keys.shape[1] == 0 or not bool(valid.any()):
+            return lambda hidden, vocab_logits: torch.log_softmax(vocab_logits.float(), dim=-1)
+        keys_t = keys.float()
+        refused = ~valid[:, None, :]
+        any_valid = valid.any(-1)
+        no_copy_rows = ~any_valid[:, None, None]
+        all_rows = bool(any_valid.all())
+        valid_f = valid[:, None, :]
+        index = slot_tokens.clamp(min=0)[:, None, :]
+        wq, bq, wg, bg, scale = self.query.weight, self.query.bias, self.gate.weight, self.gate.bias, self.scale
+        F_linear = torch.nn.functional.linear
+
+        def mixer(hidden: torch.Tensor, vocab_logits: torch.Tensor) -> torch.Tensor:
+            h = hidden[:, None]
+            log_vocab = torch.log_softmax(vocab_logits[:, None].float(), dim=-1)
+            scores = torch.einsum("btd,bnd->btn", F_linear(h, wq, bq).float(), keys_t) * scale
+            scores = scores.masked_fill(refused, -math.inf)
+            if not all_rows:
+                scores = scores.masked_fill(no_copy_rows, 0.0)
+            p_copy = torch.softmax(scores, dim=-1)
+            g = torch.sigmoid(F_linear(h, wg, bg).float())
+            if not all_rows:
+                g = torch.where(any_valid[:, None, None], g, torch.ones_like(g))
+            copy = torch.zeros_like(log_vocab).scatter_add(-1, index, (p_copy * valid_f) * (1.0 - g))
+            return torch.log(g * log_vocab.exp() + copy + _EPS)[:, 0]
+
+        return mixer
