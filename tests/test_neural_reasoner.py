@@ -135,23 +135,34 @@ class _Symbolic(SymbolicReasoner):
         return super().ground(instruction, scene)
 
 
-def test_hybrid_three_paths(reasoner, office_scene):
-    """Verified neural trace -> returned; a step's claim wrong or no usable plan -> the
-    symbolic parse answers (the plan-execution path: tests/test_answer_check.py)."""
+class _NoParse(_Symbolic):
+    def ground(self, instruction, scene):
+        from apeiria_model.reasoning.result import GroundingResult
+        self.calls += 1
+        return GroundingResult(instruction, "unparsed", "symbolic", message="no parse")
+
+
+def test_hybrid_paths(reasoner, office_scene):
+    """A verified symbolic parse answers first; without one a verified neural trace; a
+    step's claim wrong -> the plan executed symbolically; nothing usable -> the symbolic
+    answer, unverified (the plan-execution rule in full: tests/test_answer_check.py)."""
     model = reasoner.model
     gold, _ = _gold_target(office_scene)
     sym = _Symbolic()
-    ok = HybridReasoner(neural=_Scripted(model, gold), symbolic=sym).ground("the mug on the desk", office_scene)
-    assert ok.reasoner == "hybrid" and ok.verified and "neural trace verified" in ok.message and sym.calls == 0
+    first = HybridReasoner(neural=_Scripted(model, gold), symbolic=sym).ground("the mug on the desk", office_scene)
+    assert first.verified and "symbolic parse verified" in first.message and sym.calls == 1
+    none = _NoParse()
+    ok = HybridReasoner(neural=_Scripted(model, gold), symbolic=none).ground("the mug on the desk", office_scene)
+    assert ok.reasoner == "hybrid" and ok.verified and "neural trace verified" in ok.message
     bad = gold.replace("Step 3: 1, 2", "Step 3: 1")
-    fixed = HybridReasoner(neural=_Scripted(model, bad), symbolic=sym).ground("the mug on the desk", office_scene)
-    assert "failed the steps check" in fixed.message and "fell back to symbolic execution" in fixed.message
-    assert fixed.target_ids == [1, 2] and fixed.verified is True and sym.calls == 1
+    fixed = HybridReasoner(neural=_Scripted(model, bad), symbolic=none).ground("the mug on the desk", office_scene)
+    assert "failed the steps check" in fixed.message and "executed the neural plan symbolically" in fixed.message
+    assert fixed.target_ids == [1, 2] and fixed.verified is True
     _check_contract(fixed)
-    fb = HybridReasoner(neural=_Scripted(model, "<answer>\nIDs: 3\n</answer>"), symbolic=sym).ground("the lamp",
-                                                                                                   office_scene)
-    assert "fell back to symbolic execution" in fb.message and sym.calls == 2 and fb.reasoner == "hybrid"
-    assert fb.target_ids == [3] and fb.verified is True
+    fb = HybridReasoner(neural=_Scripted(model, "<answer>\nIDs: 3\n</answer>"), symbolic=none).ground("the lamp",
+                                                                                                    office_scene)
+    assert "answered by the symbolic parse, unverified" in fb.message and fb.reasoner == "hybrid"
+    assert fb.status == "unparsed" and fb.verified is not True and fb.failed_check == "steps"
 
 
 _FUZZ_SCENE = Scene("fuzz", (SceneObject(0, "desk", (0.0, 1.5, 0.375), (1.4, 0.7, 0.75)),
@@ -221,7 +232,7 @@ def test_trace_lines_stream_while_decoding_and_match_the_generation(office_scene
 
 def test_hybrid_passes_the_line_stream_through(office_scene):
     lines: list[str] = []
-    h = HybridReasoner(neural=NeuralReasoner())
+    h = HybridReasoner(neural=NeuralReasoner(), symbolic=_NoParse())  # no parse: the model runs
     res = h.ground("the mug on the desk", office_scene, on_line=lines.append)
     assert res.reasoner == "hybrid" and lines and lines[0].startswith("<think>")
 

@@ -1,19 +1,20 @@
-"""The hybrid reasoner: neural plan, symbolic verification, symbolic fallback.
+"""The hybrid reasoner: the better of its two parts, by the one verification rule.
 
-1. The neural model writes its trace. It is returned when it is verified: every step
-   re-executes to what it states AND its program answers the question asked (answer
-   kind, target concept: ``reasoning.answer_check``) -> "neural trace verified".
-2. Otherwise the symbolic reasoner answers from its own parse of the instruction; that
-   answer is returned when it is found and verified -> "fell back to symbolic execution".
-3. Only when the symbolic reasoner has no verified answer either, and the neural plan
-   answers the question asked (its steps' claims were wrong, say, but its decomposition
-   is right), is that *plan* executed by the symbolic executor -> "executed the neural
-   plan symbolically"; if that does not verify either, the symbolic answer stands.
+``verified`` (``reasoning/answer_check.py``) means every step re-executes AND the
+program answers the question asked. The hybrid answers with the first of:
 
-So the hybrid is never worse than the better of its two parts on a question either can
-verify, and ``verified: true`` always means both checks held. ``message`` starts with
-which path answered and why; ``failed_check`` on a fallback says which check the neural
-trace failed.
+1. the symbolic reasoner's answer from its own parse, when it is found and verified
+   (milliseconds; on every measured set the symbolic parse, where it verifies, is right
+   more often than the neural trace: benchmarks/bench_verified.py) -> "symbolic parse
+   verified";
+2. the neural model's trace, when it is verified -> "neural trace verified";
+3. the neural *plan* executed by the symbolic executor, when the plan answers the
+   question asked and its execution verifies (the model's decomposition, the
+   executor's geometry) -> "executed the neural plan symbolically";
+4. otherwise the symbolic answer, unverified, saying which check each path failed.
+
+So it is never worse than the better of its parts on a question either can verify, and
+``verified: true`` always means both checks held.
 """
 
 from __future__ import annotations
@@ -52,26 +53,26 @@ class HybridReasoner:
         return ground_safely(self.name, lambda i, s: self._ground(i, s, on_line), instruction, scene, log)
 
     def _ground(self, instruction, scene, on_line=None) -> GroundingResult:
-        n = self.neural.ground(instruction, scene, on_line=on_line)
-        if n.status == STATUS_ERROR and not n.trace:
-            # bad input (not a model failure): the symbolic reasoner reports it in its own words
-            s = self.symbolic.ground(instruction, scene)
-            s.message = _join("input rejected by the neural reasoner", s.message)
+        s = self.symbolic.ground(instruction, scene)
+        if s.status == STATUS_ERROR and not s.trace and not s.program:
+            return self._as_hybrid(s)  # bad input: rejected the same way by both parts
+        if s.status == STATUS_OK and s.verified:
+            s.message = _join("symbolic parse verified (steps re-executed, answers the question)", s.message)
             return self._as_hybrid(s)
+        sym_why = f"the symbolic parse has no verified answer ({s.failed_check or s.status})"
+        n = self.neural.ground(instruction, scene, on_line=on_line)
         if n.verified:
-            n.message = _join("neural trace verified (steps re-executed, answers the question)", n.message)
+            n.message = _join(f"{sym_why}; neural trace verified (steps re-executed, answers the question)",
+                              n.message)
             return self._as_hybrid(n)
         failed = n.failed_check or answer_check.CHECK_STEPS
-        why = f"neural trace failed the {failed} check ({n.message or 'trace not verifiable'})"
-        s = self.symbolic.ground(instruction, scene)
-        if s.status != STATUS_OK or not s.verified:
-            plan = self._plan_result(instruction, scene, n.program)
-            if plan is not None:
-                plan.message = _join(f"{why}; the symbolic parse has no verified answer ({s.status}); executed "
-                                     "the neural plan symbolically", plan.message)
-                return self._as_hybrid(plan, failed)
-        s.message = _join(f"{why}; fell back to symbolic execution", s.message)
-        return self._as_hybrid(s, failed)
+        why = f"{sym_why}; the neural trace failed the {failed} check ({n.message or 'trace not verifiable'})"
+        plan = self._plan_result(instruction, scene, n.program)
+        if plan is not None:
+            plan.message = _join(f"{why}; executed the neural plan symbolically", plan.message)
+            return self._as_hybrid(plan)
+        s.message = _join(f"{why}; answered by the symbolic parse, unverified", s.message)
+        return self._as_hybrid(s, failed if not s.failed_check else "")
 
     def _plan_result(self, instruction: str, scene: Scene, program_text: str | None) -> GroundingResult | None:
         """The neural plan executed by the symbolic reasoner; None unless the plan answers
