@@ -5,7 +5,12 @@
 2. sensor pipeline at 15 Hz 640x480 RGB-D into scene_builder_node (frames pre-rendered
    by the simulator, so the publisher holds 15 Hz whatever the renderer's speed):
    frames sent vs received vs processed vs dropped, queue depth, and the scene
-   builder's RSS growth over the run (8 s when quick, 5 minutes otherwise).
+   builder's RSS growth over the run (8 s when quick, 5 minutes otherwise);
+3. flood accounting (``flood``): 10,000 instructions at 1 kHz on the topic and 500
+   concurrent ``Ground`` service calls (1,000 / 100 when quick): how many got exactly
+   one result, by status (served / busy), and how many none (the target: 0); then a
+   soak of steady requests (5 minutes, 10 s when quick) with the grounding node's RSS
+   sampled every second (the target: growth < 50 MB).
 """
 
 from __future__ import annotations
@@ -136,6 +141,91 @@ def bench_latency(env, node, tmp: Path, n: int) -> dict:
             "reasoner_p95_ms": _pct(reasoner_ms, 95), "statuses": statuses}
 
 
+def bench_flood(env, node, tmp: Path, n_topic: int, n_service: int, soak_s: float, rate_hz: float = 1000.0) -> dict:
+    from std_msgs.msg import String
+
+    from apeiria.msg import GroundingResult
+    from apeiria.srv import Ground
+    from apeiria_model.scene.io import save_scene
+    from apeiria_ros.launching import NodeSpec, ProcessGroup
+    from apeiria_ros.qos import qos_profile
+
+    save_scene(_scene_50(), tmp / "scene50.json")
+    results: list = []
+    keep_all = qos_profile("reliable", 0)
+    node.create_subscription(GroundingResult, "/flood/result", results.append, keep_all)
+    pub = node.create_publisher(String, "/flood/instruction", keep_all)
+    cli = node.create_client(Ground, "/flood/ground", qos_profile=keep_all)
+    params = {"scene_file": str(tmp / "scene50.json"), "instruction_topic": "/flood/instruction",
+              "result_topic": "/flood/result", "service_name": "/flood/ground"}
+    queries = _queries(200, seed=3)
+    with ProcessGroup(env, tmp / "flood") as g:
+        gn = g.start(NodeSpec("grounding_node", params=params))
+        _wait(lambda: pub.get_subscription_count() >= 1 and node.count_publishers("/flood/result") >= 1
+              and cli.service_is_ready(), 90, "grounding node")
+        pub.publish(String(data="the chair"))
+        _wait(lambda: results, 120, "warm-up result")
+        results.clear()
+        rss0 = _rss_mb(gn.pid)
+        # topic: paced at rate_hz
+        t0 = time.monotonic()
+        for i in range(n_topic):
+            pub.publish(String(data=f"{queries[i % len(queries)]} #{i}"))
+            time.sleep(max(0.0, t0 + (i + 1) / rate_hz - time.monotonic()))
+        send_s = time.monotonic() - t0
+        want = n_topic
+        try:
+            _wait(lambda: len(results) >= want, 600, "flood results")
+        except RuntimeError:
+            pass
+        time.sleep(1.0)  # anything extra (a duplicate) would show up here
+        topic = list(results)
+        ids = [m.request_id for m in topic]
+        by_status: dict[str, int] = {}
+        for m in topic:
+            by_status[m.status] = by_status.get(m.status, 0) + 1
+        topic_out = {"sent": n_topic, "rate_hz": round(n_topic / send_s, 1), "results": len(topic),
+                     "distinct_request_ids": len(set(ids)), "unaccounted": n_topic - len(set(ids)),
+                     "duplicates": len(ids) - len(set(ids)), "by_status": by_status}
+        # service: every call at once
+        futures = [cli.call_async(Ground.Request(instruction=f"{queries[i % len(queries)]} %{i}"))
+                   for i in range(n_service)]
+        t1 = time.monotonic()
+        try:
+            _wait(lambda: all(f.done() for f in futures), 600, "service responses")
+        except RuntimeError:
+            pass
+        svc = [f.result().result for f in futures if f.done() and f.result() is not None]
+        svc_status: dict[str, int] = {}
+        for r in svc:
+            svc_status[r.status] = svc_status.get(r.status, 0) + 1
+        service_out = {"calls": n_service, "answered": len(svc), "unanswered": n_service - len(svc),
+                       "answer_s": round(time.monotonic() - t1, 2), "by_status": svc_status}
+        # soak: steady requests, RSS sampled every second
+        results.clear()
+        rss = [_rss_mb(gn.pid)]
+        t2, k, next_sample = time.monotonic(), 0, time.monotonic() + 1.0
+        while time.monotonic() - t2 < soak_s:
+            pub.publish(String(data=f"{queries[k % len(queries)]} @{k}"))
+            k += 1
+            if time.monotonic() >= next_sample:
+                rss.append(_rss_mb(gn.pid))
+                next_sample += 1.0
+            time.sleep(0.005)
+        try:
+            _wait(lambda: len(results) >= k, 300, "soak results")
+        except RuntimeError:
+            pass
+        soak_out = {"duration_s": round(time.monotonic() - t2, 1), "requests": k, "results": len(results),
+                    "unaccounted": k - len({m.request_id for m in results}),
+                    "rss_before_flood_mb": round(rss0, 1), "rss_start_mb": round(rss[0], 1),
+                    "rss_end_mb": round(rss[-1], 1), "rss_max_mb": round(max(rss), 1),
+                    "rss_growth_mb": round(rss[-1] - rss[0], 1),
+                    "rss_trace_mb": [round(x, 1) for x in rss[::30]]}
+    cli.destroy()
+    return {"topic": topic_out, "service": service_out, "soak": soak_out}
+
+
 def _prerendered(n: int):
     """n orbit frames of the demo scene as (color, depth, info, pose) messages, rendered
     once up front so the publisher can hold 15 Hz whatever the renderer's speed."""
@@ -244,11 +334,13 @@ def run(quick: bool = False) -> dict:
         try:
             latency = bench_latency(env, node, tmp, 10 if quick else 100)
             sensor = bench_sensor(env, node, tmp, 8.0 if quick else 300.0, n_frames=10 if quick else 30)
+            flood = bench_flood(env, node, tmp, 1000 if quick else 10000, 100 if quick else 500,
+                                10.0 if quick else 300.0)
         finally:
             rclpy.try_shutdown(context=ctx)
             ex.shutdown(timeout_sec=2)
             th.join(5)
-    return {"grounding_latency": latency, "sensor_pipeline": sensor,
+    return {"grounding_latency": latency, "sensor_pipeline": sensor, "flood": flood,
             "note": "2-core machine shared with other work; sim and perception compete for the same cores"}
 
 
