@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 
 from apeiria_model.model.tiny import build_tiny_model
-from apeiria_model.model.trace_format import read_output, to_model_target
+from apeiria_model.model.trace_format import to_model_target
 from apeiria_model.programs import parse_program
 from apeiria_model.programs.concepts import split_concept
 from apeiria_model.programs.trace import render_trace
-from apeiria_model.reasoning import answer_check
 from apeiria_model.reasoning.answer_check import (CHECK_ANSWER_KIND, CHECK_STEPS, CHECK_TARGET_CONCEPT, check_answer,
                                                   expectation, verify)
 from apeiria_model.reasoning.hybrid import HybridReasoner
 from apeiria_model.reasoning.neural import NeuralReasoner
 from apeiria_model.reasoning.symbolic import SymbolicReasoner
 from apeiria_model.scene.io import load_scene
+from tests.scripted_neural import ScriptedNeural as _Scripted
 
 REPO = Path(__file__).resolve().parents[1]
 LIVING_ROOM = REPO / "apeiria_model" / "assets" / "scenes" / "demo_living_room.json"
@@ -34,16 +34,6 @@ def symbolic():
 def tiny():
     return build_tiny_model()
 
-
-class _Scripted(NeuralReasoner):
-    """A neural reasoner whose 'generation' is a fixed compact trace."""
-
-    def __init__(self, model, text):
-        super().__init__(model=model)
-        self.text = text
-
-    def generate(self, instruction, scene, on_line=None):
-        return read_output(self.text, scene, 40)
 
 
 def _trace_of(program: str, instruction: str, scene, executor) -> str:

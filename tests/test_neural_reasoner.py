@@ -17,6 +17,7 @@ from apeiria_model.reasoning.neural import NeuralReasoner, plan_program
 from apeiria_model.reasoning.result import STATUSES
 from apeiria_model.reasoning.symbolic import SymbolicReasoner
 from apeiria_model.scene import Scene, SceneObject
+from tests.scripted_neural import ScriptedNeural as _Scripted
 
 PROGRAM = "relate(filter(scene(), mug), filter(scene(), desk), on)"
 
@@ -113,14 +114,6 @@ def test_plan_program_reconstruction(office_scene):
     out = read_output(target, office_scene, 30)
     assert plan_program(out.parsed) == "relate_anchor(filter(scene(), mug), filter(scene(), window), closest)"
 
-
-class _Scripted(NeuralReasoner):
-    def __init__(self, model, text):
-        super().__init__(model=model)
-        self.text = text
-
-    def generate(self, instruction, scene, on_line=None):
-        return read_output(self.text, scene, 40)
 
 
 class _Symbolic(SymbolicReasoner):
