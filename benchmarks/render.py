@@ -461,7 +461,45 @@ def _ros(r: Result) -> list[str]:
         trace = r.get(f"{s}/rss_trace_mb")
         if isinstance(trace, list) and trace:
             out += [f"RSS trace (MB, evenly spaced over the run): {', '.join(fmt(x) for x in trace)}.", ""]
+    f = "flood"
+    if r.has(f):
+        def statuses(path):
+            return ", ".join(f"{k} {v}" for k, v in sorted((r.get(path) or {}).items())) or "none"
+        out += ["Flood accounting: every request must get exactly one result (served, or refused as `busy`):", ""]
+        out += figures(r, [
+            ("topic: instructions sent (rate)", lambda r: f"{fmt(r.get(f'{f}/topic/sent'))} "
+             f"({fmt(r.get(f'{f}/topic/rate_hz'))} Hz)", "text", "requests"),
+            ("topic: results by status", lambda r: statuses(f"{f}/topic/by_status"), "text", ""),
+            ("topic: unaccounted / duplicated", lambda r: f"{fmt(r.get(f'{f}/topic/unaccounted'))} / "
+             f"{fmt(r.get(f'{f}/topic/duplicates'))}", "text", "requests", "0 / 0"),
+            ("service: concurrent calls / answered", lambda r: f"{fmt(r.get(f'{f}/service/calls'))} / "
+             f"{fmt(r.get(f'{f}/service/answered'))}", "text", "calls"),
+            ("service: answers by status", lambda r: statuses(f"{f}/service/by_status"), "text", ""),
+            ("service: unanswered", f"{f}/service/unanswered", "int", "calls", "0"),
+            ("soak: duration / requests / unaccounted", lambda r: f"{fmt(r.get(f'{f}/soak/duration_s'))} s / "
+             f"{fmt(r.get(f'{f}/soak/requests'))} / {fmt(r.get(f'{f}/soak/unaccounted'))}", "text", ""),
+            ("soak: grounding node RSS start / end", lambda r: f"{fmt(r.get(f'{f}/soak/rss_start_mb'))} / "
+             f"{fmt(r.get(f'{f}/soak/rss_end_mb'))}", "text", "MB"),
+            ("soak: RSS growth", f"{f}/soak/rss_growth_mb", "num", "MB", "< 50"),
+        ])
     return out
+
+
+def _verified(r: Result) -> list[str]:
+    sets = r.get("sets") or {}
+    out = [f"How far `verified: true` can be trusted: the same queries through each reasoner "
+           f"({fmt(r.get('n_scenes_generated'))} generated rooms, seed {fmt(r.get('seed'))}, test split; "
+           "the shipped human-phrased set). verified = steps re-execute AND the program answers the question; "
+           "verified but wrong = answers vouched for that are wrong (the target: 0).", ""]
+    rows = []
+    for name, by in sets.items():
+        for reasoner, st in by.items():
+            checks = ", ".join(f"{k} {v}" for k, v in sorted((st.get("failed_checks") or {}).items())) or "none"
+            rows.append([name, reasoner, fmt(st.get("n"), "int"), fmt(st.get("accuracy"), "pct"),
+                         fmt(st.get("verified"), "pct"), fmt(st.get("verified_wrong"), "int"), checks,
+                         fmt(st.get("p50_ms"))])
+    return out + table(["set", "reasoner", "queries", "accuracy", "verified", "verified but wrong",
+                        "not verified, by check", "p50 ms"], rows)
 
 
 def _sim(r: Result) -> list[str]:
@@ -592,6 +630,7 @@ BENCHES: dict[str, tuple[str, Callable[[Result], list[str]]]] = {
     "ros": ("ROS 2 nodes", _ros),
     "sim": ("RGB-D simulator", _sim),
     "speech": ("Speech", _speech),
+    "verified": ("Trust in `verified`", _verified),
 }
 
 
