@@ -171,4 +171,10 @@ def play(node, path: str | Path, rate: float = 1.0, stop: threading.Event | None
                 break
             pubs[conn.id].publish(bytes(raw))
             n += 1
+        # reliable delivery: the last messages are still in the writers' history until the
+        # readers acknowledge them; exiting now would lose them
+        from rclpy.duration import Duration
+        for p in pubs.values():
+            if p.get_subscription_count():
+                p.wait_for_all_acked(Duration(seconds=5.0))
     return n
