@@ -123,6 +123,11 @@ def record(node, topics: list[str], out: str | Path, duration: float, discover_t
 
         subs = [node.create_subscription(msg_class(types[t]), t, make_cb(t), qos_profile("best_effort", 100), raw=True)
                 for t in topics]
+        # the clock starts once every subscription has matched its publishers (discovery of
+        # a new reader can take seconds on a loaded machine: those are not recorded time)
+        match_deadline = time.monotonic() + discover_timeout
+        while time.monotonic() < match_deadline and not all(s.get_publisher_count() for s in subs):
+            time.sleep(0.02)
         log(f"recording {', '.join(f'{t} [{types[t]}]' for t in topics)} -> {dest}")
         t0 = time.monotonic()
         stop = stop or threading.Event()
