@@ -322,3 +322,11 @@ def test_bench_on_the_fixture(real_dir, monkeypatch):
     assert res["part"] == "dev" and res["per_dataset_cap"] == 100 and res["n_queries"] == 5
     assert res["answer_mode"] == "single"  # ReferIt3D scoring: one object per expression
     assert res["overall"]["accuracy"] == 0.4 and set(res["by_dataset"]) == {"scanrefer", "nr3d", "sr3d"}
+
+
+def test_real_data_reasoners_answer_single_objects():
+    """ReferIt3D / ScanRefer scoring: the symbolic parse answers in 'single' mode, the
+    hybrid's symbolic part too."""
+    from apeiria_model.cli.eval import real_data_reasoner
+    assert real_data_reasoner("symbolic").answer_mode == "single"
+    assert real_data_reasoner("hybrid").symbolic.answer_mode == "single"

@@ -127,14 +127,23 @@ def _run_real(args) -> int:
     if not data.queries:
         die(f"{args.real}: no queries in part {args.part!r}")
     try:
-        # ReferIt3D / ScanRefer scoring: every expression names exactly one object
-        kwargs = {"answer_mode": "single"} if args.reasoner == "symbolic" else {}
-        reasoner = load_reasoner(args.reasoner, **kwargs)
+        reasoner = real_data_reasoner(args.reasoner)
     except Exception as e:  # noqa: BLE001 - a missing model / optional dependency is one line, not a traceback
         die(f"cannot load reasoner {args.reasoner!r}: {e}")
     report = evaluate_real(reasoner, data, limit=args.limit, progress=not args.no_progress and sys.stderr.isatty())
     _write_and_print(args, report.to_dict(include_queries=args.queries), print_real_report)
     return 0
+
+
+def real_data_reasoner(name: str):
+    """The reasoner ``apeiria eval --real`` scores: ReferIt3D / ScanRefer scoring, where
+    every expression names exactly one object, so the symbolic parse answers in "single"
+    mode (the hybrid's symbolic part too)."""
+    if name == "symbolic":
+        return load_reasoner("symbolic", answer_mode="single")
+    if name == "hybrid":
+        return load_reasoner("hybrid", symbolic=load_reasoner("symbolic", answer_mode="single"))
+    return load_reasoner(name)
 
 
 def run(args) -> int:
