@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from apeiria_ros.heap import freeze_heap
 from apeiria_ros.lifecycle import LIFECYCLE_PARAM_DESCRIPTION
 from apeiria_ros.params import Param
 
@@ -153,6 +154,9 @@ class SceneBuilderNode:
                                     on_error=lambda job, e: self._problem(LEVEL_ERROR, f"perception failed: {type(e).__name__}: {e}"),
                                     name="apeiria-perception")
         self._last_save = time.monotonic()
+        # the segmenter, classifier and map live as long as the configuration: exempt them
+        # from full GC passes (pauses that overwrote best-effort image samples; heap.py)
+        freeze_heap()
 
     def activate(self) -> None:
         from rclpy.callback_groups import ReentrantCallbackGroup

@@ -55,6 +55,9 @@ CHECKS = [
     ("ROS scene builder, 640x480 RGB-D at 15 Hz",
      [(0, "ros", "sensor_pipeline/frames_processed", 1), (1, "ros", "sensor_pipeline/frames_sent", 1),
       (2, "ros", "sensor_pipeline/frames_dropped", 1), (3, "ros", "sensor_pipeline/rss_growth_second_half_mb", -1)]),
+    ("ROS flood: 10,000 topic instructions",
+     [(0, "ros", "flood/topic/unaccounted", 1), (1, "ros", "flood/service/unanswered", 1),
+      (2, "ros", "flood/soak/unaccounted", 1), (3, "ros", "flood/soak/rss_growth_mb", -1)]),
 ]
 # The parenthesised free-decoding figures of the neural latency row.
 FREE_DECODING = ("neural grounding p50 / p95, 40 objects",
